@@ -1,0 +1,117 @@
+import { z } from 'zod';
+
+const roles = ['api', 'ingress', 'worker'] as const;
+export type Role = (typeof roles)[number];
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const secretKey = optionalString.refine((v) => v === undefined || Buffer.from(v, 'base64').length === 32, {
+  message: 'must be 32 bytes encoded as base64 (for example: openssl rand -base64 32)',
+});
+
+const csv = optionalString.transform((v) =>
+  v === undefined
+    ? []
+    : v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+);
+
+export const configSchema = z
+  .object({
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    PUBLIC_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+    DATA_DIR: z.string().min(1).default('./data'),
+    DATABASE_URL: optionalString.pipe(
+      z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
+        .optional(),
+    ),
+    TEMPORAL_ADDRESS: optionalString.pipe(
+      z
+        .string()
+        .regex(/^[^:\s]+:\d+$/, 'must be host:port')
+        .optional(),
+    ),
+    TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+    TEMPORAL_TASK_QUEUE: z.string().min(1).default('hookflow'),
+    TEMPORAL_CLI_PATH: optionalString,
+    HOOKFLOW_ROLES: optionalString.transform((v, ctx) => {
+      const list = (v ?? roles.join(','))
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const bad = list.filter((r) => !(roles as readonly string[]).includes(r));
+      if (bad.length || list.length === 0) {
+        ctx.addIssue({ code: 'custom', message: `must be a comma-separated subset of ${roles.join(',')}` });
+        return z.NEVER;
+      }
+      return [...new Set(list)] as Role[];
+    }),
+    HOOKFLOW_SECRET_KEY: secretKey,
+    HOOKFLOW_ADMIN_KEY: optionalString.pipe(z.string().min(24, 'must be at least 24 characters').optional()),
+    HOOKFLOW_EGRESS_ALLOW: csv,
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .superRefine((c, ctx) => {
+    if (c.DATABASE_URL && !c.HOOKFLOW_SECRET_KEY) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['HOOKFLOW_SECRET_KEY'],
+        message: 'is required when DATABASE_URL is set (only the embedded mode generates one)',
+      });
+    }
+  });
+
+export type Config = {
+  port: number;
+  publicUrl: string;
+  dataDir: string;
+  databaseUrl?: string;
+  temporal: { address?: string; namespace: string; taskQueue: string; cliPath?: string };
+  roles: Role[];
+  secretKey?: Buffer;
+  adminKey?: string;
+  egressAllow: string[];
+  logLevel: string;
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment once; every bad variable is named in one error. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join('.') || 'environment'}: ${i.message}`),
+    );
+  }
+  const c = parsed.data;
+  return {
+    port: c.PORT,
+    publicUrl: (c.PUBLIC_URL ?? `http://localhost:${c.PORT}`).replace(/\/+$/, ''),
+    dataDir: c.DATA_DIR,
+    databaseUrl: c.DATABASE_URL,
+    temporal: {
+      address: c.TEMPORAL_ADDRESS,
+      namespace: c.TEMPORAL_NAMESPACE,
+      taskQueue: c.TEMPORAL_TASK_QUEUE,
+      cliPath: c.TEMPORAL_CLI_PATH,
+    },
+    roles: c.HOOKFLOW_ROLES,
+    secretKey: c.HOOKFLOW_SECRET_KEY ? Buffer.from(c.HOOKFLOW_SECRET_KEY, 'base64') : undefined,
+    adminKey: c.HOOKFLOW_ADMIN_KEY,
+    egressAllow: c.HOOKFLOW_EGRESS_ALLOW,
+    logLevel: c.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,4 @@
+import { Migration20261129051954 } from './Migration20261129051954';
+
+/** Checked-in migrations, listed explicitly so the same list runs from TypeScript and compiled JavaScript. */
+export const migrationsList = [{ name: 'Migration20261129051954', class: Migration20261129051954 }];

@@ -1,0 +1,139 @@
+import type { EntityManager } from '@mikro-orm/core';
+import { FlowStatus, ApiKeyRole } from '../schema/enums';
+import { Flow } from '../schema/Flow';
+import { FlowVersion } from '../schema/FlowVersion';
+import { WebhookTrigger } from '../schema/WebhookTrigger';
+import { Workspace } from '../schema/Workspace';
+import {
+  stepsSchema,
+  triggerSchema,
+  type StepDefinition,
+  type StepInputDefinition,
+  type TriggerDefinition,
+} from '../schema/definitions';
+import { newToken, sha256, type SecretBox } from './crypto';
+import { BadInputError, NotFoundError, zodIssues, type IssueDetail } from './errors';
+import { findOwned, requireRole, type Scope } from './scope';
+
+/** What the flow service needs to know about plugins: which actions exist, at which versions. */
+export interface PluginCatalog {
+  hasAction(plugin: string, action: string, version: string): boolean;
+  latestVersion(plugin: string): string | undefined;
+}
+
+export type FlowInput = { name?: string | null; trigger?: unknown; steps?: unknown };
+
+export class FlowService {
+  constructor(private readonly deps: { catalog: PluginCatalog; box: SecretBox; publicUrl: string }) {}
+
+  async list(em: EntityManager, scope: Scope): Promise<Flow[]> {
+    return em.find(Flow, { workspace: scope.workspaceId }, { orderBy: { createdAt: 'asc', id: 'asc' } });
+  }
+
+  get(em: EntityManager, scope: Scope, id: string): Promise<Flow> {
+    return findOwned(em, Flow, id, scope, 'flow');
+  }
+
+  async create(em: EntityManager, scope: Scope, input: FlowInput): Promise<Flow> {
+    requireRole(scope, ApiKeyRole.EDITOR);
+    const name = this.parseName(input.name);
+    const trigger = this.parseTrigger(input.trigger ?? { label: 'Webhook' });
+    const steps = this.parseSteps(input.steps);
+    const flow = em.create(Flow, { workspace: em.getReference(Workspace, scope.workspaceId), name });
+    const token = newToken();
+    em.create(WebhookTrigger, { flow, tokenHash: sha256(token), tokenEncrypted: this.deps.box.encrypt(token) });
+    em.create(FlowVersion, { flow, version: 1, trigger, steps });
+    await em.flush();
+    return flow;
+  }
+
+  /** Every save is a new immutable version; the webhook URL stays the same. */
+  async update(em: EntityManager, scope: Scope, id: string, input: FlowInput): Promise<Flow> {
+    requireRole(scope, ApiKeyRole.EDITOR);
+    const flow = await this.get(em, scope, id);
+    const current = await this.currentVersion(em, flow);
+    const name = input.name == null ? flow.name : this.parseName(input.name);
+    const trigger = input.trigger == null ? current.trigger : this.parseTrigger(input.trigger);
+    const steps = input.steps == null ? current.steps : this.parseSteps(input.steps);
+    flow.name = name;
+    flow.version = current.version + 1;
+    em.create(FlowVersion, { flow, version: flow.version, trigger, steps });
+    await em.flush();
+    return flow;
+  }
+
+  async delete(em: EntityManager, scope: Scope, id: string): Promise<boolean> {
+    requireRole(scope, ApiKeyRole.EDITOR);
+    const flow = await this.get(em, scope, id);
+    await em.remove(flow).flush();
+    return true;
+  }
+
+  async setStatus(em: EntityManager, scope: Scope, id: string, status: FlowStatus): Promise<Flow> {
+    requireRole(scope, ApiKeyRole.EDITOR);
+    const flow = await this.get(em, scope, id);
+    flow.status = status;
+    await em.flush();
+    return flow;
+  }
+
+  /** The old URL stops working at once. */
+  async rotateToken(em: EntityManager, scope: Scope, id: string): Promise<Flow> {
+    requireRole(scope, ApiKeyRole.EDITOR);
+    const flow = await this.get(em, scope, id);
+    const trigger = await em.findOneOrFail(WebhookTrigger, { flow });
+    const token = newToken();
+    trigger.tokenHash = sha256(token);
+    trigger.tokenEncrypted = this.deps.box.encrypt(token);
+    trigger.tokenCreatedAt = new Date();
+    await em.flush();
+    return flow;
+  }
+
+  async currentVersion(em: EntityManager, flow: Flow): Promise<FlowVersion> {
+    const version = await em.findOne(FlowVersion, { flow, version: flow.version });
+    if (!version) throw new NotFoundError(`flow ${flow.id} has no version ${flow.version}`);
+    return version;
+  }
+
+  async webhookUrl(em: EntityManager, flow: Flow): Promise<string> {
+    const trigger = await em.findOneOrFail(WebhookTrigger, { flow });
+    return `${this.deps.publicUrl}/api/webhook/${this.deps.box.decrypt(trigger.tokenEncrypted)}`;
+  }
+
+  private parseName(name: unknown): string {
+    if (typeof name !== 'string' || !name.trim()) {
+      throw new BadInputError('invalid flow', [{ path: 'name', message: 'must not be empty' }]);
+    }
+    return name.trim().slice(0, 200);
+  }
+
+  private parseTrigger(input: unknown): TriggerDefinition {
+    const parsed = triggerSchema.safeParse(input);
+    if (!parsed.success) throw new BadInputError('invalid trigger', zodIssues(parsed.error.issues, 'trigger'));
+    return parsed.data;
+  }
+
+  private parseSteps(input: unknown): StepDefinition[] {
+    const parsed = stepsSchema.safeParse(input);
+    if (!parsed.success) throw new BadInputError('invalid steps', zodIssues(parsed.error.issues, 'steps'));
+    const issues: IssueDetail[] = [];
+    const steps = parsed.data.map((step, i) => this.pinPlugin(step, i, issues));
+    if (issues.length) throw new BadInputError('invalid steps', issues);
+    return steps;
+  }
+
+  private pinPlugin(step: StepInputDefinition, index: number, issues: IssueDetail[]): StepDefinition {
+    const [name, pinned] = step.plugin.split('@') as [string, string | undefined];
+    const version = pinned ?? this.deps.catalog.latestVersion(name);
+    if (!version) {
+      issues.push({ path: `steps[${index}].plugin`, message: `plugin "${name}" is not installed` });
+    } else if (!this.deps.catalog.hasAction(name, step.action, version)) {
+      issues.push({
+        path: `steps[${index}].action`,
+        message: `plugin "${name}@${version}" has no action "${step.action}"`,
+      });
+    }
+    return { ...step, plugin: name, pluginVersion: version ?? '' };
+  }
+}

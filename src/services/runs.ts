@@ -1,0 +1,65 @@
+import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
+import { Delivery } from '../schema/Delivery';
+import { RunStatus, StepRunStatus } from '../schema/enums';
+import { FlowVersion } from '../schema/FlowVersion';
+import { Run } from '../schema/Run';
+import { StepRun } from '../schema/StepRun';
+import { findOwned, type Scope } from './scope';
+
+/** Creates the run of a workflow once; a retried activity gets the same run back (created = false). */
+export async function startRun(
+  em: EntityManager,
+  workflowId: string,
+  deliveryId: string,
+): Promise<{ run: Run; created: boolean }> {
+  const existing = await em.findOne(Run, { workflowId });
+  if (existing) return { run: existing, created: false };
+  const delivery = await em.findOneOrFail(Delivery, { id: deliveryId });
+  const run = em.create(Run, {
+    workflowId,
+    delivery,
+    workspace: delivery.workspace,
+    flow: delivery.flow,
+    flowVersion: delivery.flowVersion,
+  });
+  try {
+    await em.persist(run).flush();
+    return { run, created: true };
+  } catch (err) {
+    if (!(err instanceof UniqueConstraintViolationException)) throw err;
+    return { run: await em.fork().findOneOrFail(Run, { workflowId }), created: false };
+  }
+}
+
+export type RunContext = { run: Run; delivery: Delivery; version: FlowVersion; steps: StepRun[] };
+
+export async function loadRunContext(em: EntityManager, runId: string): Promise<RunContext> {
+  const run = await em.findOneOrFail(Run, { id: runId }, { populate: ['delivery', 'flow'] });
+  const version = await em.findOneOrFail(FlowVersion, { flow: run.flow, version: run.flowVersion });
+  const steps = await em.find(StepRun, { run }, { orderBy: { position: 'asc' } });
+  return { run, delivery: run.delivery, version, steps };
+}
+
+export async function finishRun(em: EntityManager, runId: string, status: RunStatus, error?: string): Promise<Run> {
+  const run = await em.findOneOrFail(Run, { id: runId });
+  if (run.status === RunStatus.RUNNING) {
+    run.status = status;
+    run.error = error;
+    run.finishedAt = new Date();
+    await em.nativeUpdate(
+      StepRun,
+      { run, status: StepRunStatus.RUNNING },
+      { status: StepRunStatus.FAILED, finishedAt: new Date(), error: error ?? 'the run ended' },
+    );
+    await em.flush();
+  }
+  return run;
+}
+
+export function getRun(em: EntityManager, scope: Scope, id: string): Promise<Run> {
+  return findOwned(em, Run, id, scope, 'run');
+}
+
+export function stepRuns(em: EntityManager, run: Run): Promise<StepRun[]> {
+  return em.find(StepRun, { run }, { orderBy: { position: 'asc' } });
+}
