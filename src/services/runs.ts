@@ -40,9 +40,16 @@ export async function loadRunContext(em: EntityManager, runId: string): Promise<
   return { run, delivery: run.delivery, version, steps };
 }
 
-export async function finishRun(em: EntityManager, runId: string, status: RunStatus, error?: string): Promise<Run> {
+/** Moves a running run to its final status once; changed = false when it had already finished. */
+export async function finishRun(
+  em: EntityManager,
+  runId: string,
+  status: RunStatus,
+  error?: string,
+): Promise<{ run: Run; changed: boolean }> {
   const run = await em.findOneOrFail(Run, { id: runId });
-  if (run.status === RunStatus.RUNNING) {
+  const changed = run.status === RunStatus.RUNNING;
+  if (changed) {
     run.status = status;
     run.error = error;
     run.finishedAt = new Date();
@@ -53,7 +60,7 @@ export async function finishRun(em: EntityManager, runId: string, status: RunSta
     );
     await em.flush();
   }
-  return run;
+  return { run, changed };
 }
 
 export function getRun(em: EntityManager, scope: Scope, id: string): Promise<Run> {

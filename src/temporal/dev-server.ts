@@ -39,6 +39,7 @@ export class TemporalDevServer {
   private port?: number;
   private uiPort?: number;
   private stopping = false;
+  private supervising = false;
   private consecutiveCrashes = 0;
   private restartTimer?: NodeJS.Timeout;
   private output: string[] = [];
@@ -85,6 +86,7 @@ export class TemporalDevServer {
       await this.stop();
       throw err;
     }
+    this.supervising = true;
     this.opts.log(
       'info',
       `Temporal dev server ready at ${this.address} (namespace ${this.opts.namespace}, ` +
@@ -96,6 +98,7 @@ export class TemporalDevServer {
   /** Stops supervising and terminates the child: SIGTERM, then SIGKILL after `timeoutMs`. */
   async stop(timeoutMs = 10_000): Promise<void> {
     this.stopping = true;
+    this.supervising = false;
     clearTimeout(this.restartTimer);
     process.removeListener('exit', this.killOnExit);
     const child = this.child;
@@ -148,7 +151,7 @@ export class TemporalDevServer {
   private async waitReady(child: ChildProcess, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (!isRunning(child) || child.pid === undefined) {
+      if (!isRunning(child)) {
         throw new Error(`Temporal dev server exited during startup (${describeExit(child)}):\n${this.output.join('\n')}`);
       }
       if (this.stopping || this.child !== child) throw new Error('Temporal dev server was stopped during startup');
@@ -174,7 +177,7 @@ export class TemporalDevServer {
   }
 
   private onChildEnd(child: ChildProcess, reason: string): void {
-    if (this.stopping || this.child !== child) return; // stop() or start() failure handles it
+    if (!this.supervising || this.child !== child) return; // stop() or start() handles it
     if (Date.now() - this.childStartedAt >= STABLE_AFTER_MS) this.consecutiveCrashes = 0;
     const delay = Math.min(RESTART_BACKOFF_MS.max, RESTART_BACKOFF_MS.initial * 2 ** this.consecutiveCrashes);
     this.consecutiveCrashes++;
@@ -204,7 +207,7 @@ export class TemporalDevServer {
 }
 
 function isRunning(child: ChildProcess): boolean {
-  return child.exitCode === null && child.signalCode === null;
+  return child.pid !== undefined && child.exitCode === null && child.signalCode === null;
 }
 
 function describeExit(child: ChildProcess): string {

@@ -1,0 +1,201 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { isPermanentError, isRateLimitedError } from '@hookflow/sdk';
+import type { EntityManager } from '@mikro-orm/core';
+import { RunStatus, StepRunStatus } from '../schema/enums';
+import { StepRun } from '../schema/StepRun';
+import type { StepDefinition } from '../schema/definitions';
+import type { Services } from '../services';
+import { finishRun, loadRunContext, startRun, type RunContext } from '../services/runs';
+import type { FlowEvent } from '../services/events';
+import { executeAction } from '../plugins-host/execute';
+import type { PluginRegistry } from '../plugins-host/registry';
+import { renderString, renderValue, type TemplateScope } from '../templates';
+import type { FlowActivities, StepPlan } from '../workflows/types';
+
+export type ActivityDeps = {
+  services: Services;
+  registry: PluginRegistry;
+  fetch: typeof fetch;
+  log: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
+};
+
+const DEFAULT_RETRY: StepPlan['retry'] = {
+  maximumAttempts: 5,
+  initialIntervalMs: 1000,
+  backoffCoefficient: 2,
+  maximumIntervalMs: 60_000,
+};
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+export function createActivities(deps: ActivityDeps): FlowActivities {
+  const { services, registry } = deps;
+  const publish = (ctx: RunContext, e: Omit<FlowEvent, 'at' | 'workspaceId' | 'flowId' | 'runId' | 'deliveryId'>) =>
+    services.events.publish({
+      ...e,
+      workspaceId: ctx.run.workspace.id,
+      flowId: ctx.run.flow.id,
+      runId: ctx.run.id,
+      deliveryId: ctx.delivery.id,
+    });
+
+  return {
+    async prepareRun({ deliveryId, workflowId }) {
+      const em = services.db.em();
+      const { run, created } = await startRun(em, workflowId, deliveryId);
+      const ctx = await loadRunContext(em, run.id);
+      if (created) await publish(ctx, { type: 'RUN_STARTED', status: RunStatus.RUNNING });
+      const steps = ctx.version.steps.map((step): StepPlan => {
+        const action = registry.resolve(step.plugin, step.action, step.pluginVersion)?.action;
+        return {
+          key: step.key,
+          timeoutMs: action?.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+          retry: { ...DEFAULT_RETRY, ...action?.retry },
+        };
+      });
+      return { runId: run.id, finished: run.status !== RunStatus.RUNNING, steps };
+    },
+
+    async runStep({ runId, stepKey, maximumAttempts }) {
+      const em = services.db.em();
+      const ctx = await loadRunContext(em, runId);
+      const position = ctx.version.steps.findIndex((s) => s.key === stepKey);
+      const step = ctx.version.steps[position];
+      if (!step) throw ApplicationFailure.nonRetryable(`step "${stepKey}" is not in flow version ${ctx.version.version}`);
+      const done = ctx.steps.find((s) => s.stepKey === stepKey);
+      if (done?.status === StepRunStatus.SUCCEEDED || done?.status === StepRunStatus.SKIPPED) {
+        return { status: done.status };
+      }
+      const scope = templateScope(ctx);
+      const { attempt } = Context.current().info;
+
+      if (step.when && !renderString(step.when, scope)) {
+        await saveStep(em, ctx, step, position, { status: StepRunStatus.SKIPPED, attempts: attempt, finishedAt: new Date() });
+        await publish(ctx, { type: 'STEP_SKIPPED', stepKey, status: StepRunStatus.SKIPPED });
+        return { status: 'SKIPPED' };
+      }
+
+      const rendered = renderValue(step.input, scope);
+      const warnings = rendered.missing.map((ref) => `reference {{${ref}}} had no value and rendered empty`);
+      const stepRun = await saveStep(em, ctx, step, position, {
+        status: StepRunStatus.RUNNING,
+        attempts: attempt,
+        input: rendered.value,
+        warnings,
+      });
+      if (attempt === 1) await publish(ctx, { type: 'STEP_STARTED', stepKey, status: StepRunStatus.RUNNING });
+
+      try {
+        const output = await executeAction({
+          registry,
+          plugin: step.plugin,
+          version: step.pluginVersion,
+          action: step.action,
+          input: rendered.value,
+          credential: undefined,
+          context: actionContext(deps, ctx, stepKey, attempt),
+        });
+        stepRun.status = StepRunStatus.SUCCEEDED;
+        stepRun.output = output;
+        stepRun.error = undefined;
+        finishTiming(stepRun);
+        await em.flush();
+        await publish(ctx, { type: 'STEP_SUCCEEDED', stepKey, status: StepRunStatus.SUCCEEDED });
+        return { status: 'SUCCEEDED' };
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        const permanent = isPermanentError(err);
+        stepRun.error = message;
+        if (permanent || attempt >= maximumAttempts) {
+          stepRun.status = StepRunStatus.FAILED;
+          finishTiming(stepRun);
+        }
+        await em.flush();
+        if (stepRun.status === StepRunStatus.FAILED) {
+          await publish(ctx, { type: 'STEP_FAILED', stepKey, status: StepRunStatus.FAILED, message });
+        }
+        if (permanent) throw ApplicationFailure.nonRetryable(message, 'PermanentError');
+        if (isRateLimitedError(err)) {
+          throw ApplicationFailure.create({
+            message,
+            type: 'RateLimited',
+            nextRetryDelay: Math.max(1, err.retryAfterSeconds) * 1000,
+          });
+        }
+        throw ApplicationFailure.retryable(message, 'StepError');
+      }
+    },
+
+    async finishRun({ runId, status, error }) {
+      const em = services.db.em();
+      const { run, changed } = await finishRun(em, runId, status === 'COMPLETED' ? RunStatus.COMPLETED : RunStatus.FAILED, error);
+      if (!changed) return;
+      const ctx = await loadRunContext(em, run.id);
+      await publish(ctx, { type: 'RUN_FINISHED', status: run.status, message: error });
+    },
+  };
+}
+
+function templateScope(ctx: RunContext): TemplateScope {
+  const steps: TemplateScope['steps'] = {};
+  for (const s of ctx.steps) if (s.status === StepRunStatus.SUCCEEDED) steps[s.stepKey] = { output: s.output };
+  return {
+    webhook: { body: ctx.delivery.body, headers: ctx.delivery.headers, query: ctx.delivery.query },
+    steps,
+    flow: { id: ctx.run.flow.id, label: ctx.version.trigger.label },
+    run: { id: ctx.run.id },
+    delivery: { id: ctx.delivery.id, receivedAt: ctx.delivery.receivedAt.toISOString() },
+  };
+}
+
+async function saveStep(
+  em: EntityManager,
+  ctx: RunContext,
+  step: StepDefinition,
+  position: number,
+  values: Partial<StepRun>,
+): Promise<StepRun> {
+  let stepRun = ctx.steps.find((s) => s.stepKey === step.key);
+  if (!stepRun) {
+    stepRun = em.create(StepRun, {
+      run: ctx.run,
+      stepKey: step.key,
+      position,
+      plugin: `${step.plugin}@${step.pluginVersion}`,
+      action: step.action,
+    });
+  }
+  Object.assign(stepRun, values);
+  await em.persist(stepRun).flush();
+  return stepRun;
+}
+
+function finishTiming(stepRun: StepRun) {
+  stepRun.finishedAt = new Date();
+  stepRun.durationMs = stepRun.finishedAt.getTime() - stepRun.startedAt.getTime();
+}
+
+function actionContext(deps: ActivityDeps, ctx: RunContext, stepKey: string, attempt: number) {
+  const activity = Context.current();
+  const base = { runId: ctx.run.id, stepKey };
+  return {
+    fetch: deps.fetch,
+    signal: activity.cancellationSignal,
+    heartbeat: (details?: unknown) => activity.heartbeat(details),
+    idempotencyKey: `${ctx.run.id}:${stepKey}`,
+    logger: {
+      debug: (msg: string, data?: Record<string, unknown>) => deps.log.info({ ...base, ...data }, msg),
+      info: (msg: string, data?: Record<string, unknown>) => deps.log.info({ ...base, ...data }, msg),
+      warn: (msg: string, data?: Record<string, unknown>) => deps.log.warn({ ...base, ...data }, msg),
+      error: (msg: string, data?: Record<string, unknown>) => deps.log.warn({ ...base, ...data }, msg),
+    },
+    run: {
+      workspaceId: ctx.run.workspace.id,
+      flowId: ctx.run.flow.id,
+      flowVersion: ctx.version.version,
+      runId: ctx.run.id,
+      deliveryId: ctx.delivery.id,
+      stepKey,
+      attempt,
+    },
+  };
+}

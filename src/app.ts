@@ -1,0 +1,170 @@
+import http from 'node:http';
+import path from 'node:path';
+import express from 'express';
+import type { Logger } from 'pino';
+import type { Config } from './config';
+import { createActivities } from './activities';
+import { webhookRouter } from './ingress/router';
+import { createEgressFetch } from './plugins-host/egress';
+import { PluginRegistry } from './plugins-host/registry';
+import { mountGraphql } from './resolvers/server';
+import type { Services } from './services';
+import { bootstrap } from './services/api-keys';
+import { SecretBox } from './services/crypto';
+import { openDatabase } from './services/database';
+import { lockDataDir } from './services/data-dir-lock';
+import { Dispatcher } from './services/dispatcher';
+import { InProcessEventBus } from './services/events';
+import { FlowService } from './services/flows';
+import { loadOrCreateSecretKey } from './services/secret-key';
+import { findTemporalCli } from './temporal/cli';
+import { TemporalDevServer } from './temporal/dev-server';
+import { WorkflowStarter } from './temporal/starter';
+import { FlowWorker } from './temporal/worker';
+
+export const BUILTIN_PLUGINS = ['@hookflow/plugin-http'];
+
+export type App = {
+  url: string;
+  port: number;
+  services: Services;
+  registry: PluginRegistry;
+  /** Set on the first start of an empty database when the key was generated here. */
+  bootstrapKey?: string;
+  temporalAddress?: string;
+  stop(): Promise<void>;
+};
+
+/** Starts the roles the configuration asks for; stop() undoes everything in reverse order. */
+export async function startApp(config: Config, log: Logger): Promise<App> {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const stop = async () => {
+    for (const fn of cleanups.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'error while stopping');
+      }
+    }
+    cleanups.length = 0;
+  };
+
+  try {
+    const embedded = !config.databaseUrl;
+    if (embedded) cleanups.push(lockDataDir(config.dataDir));
+    const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+    cleanups.push(() => db.close());
+    log.info({ database: db.kind }, 'database ready');
+
+    const secretKey = config.secretKey ?? loadOrCreateSecretKey(config.dataDir, (m) => log.warn(m));
+    const registry = await PluginRegistry.load({ packages: BUILTIN_PLUGINS.map((name) => ({ name })) });
+    const box = new SecretBox(secretKey);
+    const events = new InProcessEventBus();
+    cleanups.push(() => events.close());
+    const services: Services = {
+      db,
+      box,
+      events,
+      publicUrl: config.publicUrl,
+      flows: new FlowService({ catalog: registry, box, publicUrl: config.publicUrl }),
+    };
+    const boot = await bootstrap(db.em(), config.adminKey);
+
+    const needsTemporal = config.roles.includes('ingress') || config.roles.includes('worker');
+    let temporalAddress = config.temporal.address;
+    if (needsTemporal && !temporalAddress) {
+      const cliPath = await findTemporalCli({ cliPath: config.temporal.cliPath, log: (m) => log.info(m) });
+      const devServer = new TemporalDevServer({
+        cliPath,
+        dbFile: path.resolve(config.dataDir, 'temporal.db'),
+        namespace: config.temporal.namespace,
+        log: (level, msg) => log[level](msg),
+      });
+      await devServer.start();
+      cleanups.push(() => devServer.stop());
+      temporalAddress = devServer.address;
+      log.info({ address: temporalAddress }, 'Temporal dev server ready');
+    }
+    const starter =
+      temporalAddress !== undefined
+        ? WorkflowStarter.create({
+            address: temporalAddress,
+            namespace: config.temporal.namespace,
+            taskQueue: config.temporal.taskQueue,
+          })
+        : undefined;
+    if (starter) cleanups.push(() => starter.close());
+
+    const app = express();
+    app.disable('x-powered-by');
+    const server = http.createServer(app);
+    app.get('/healthz', (_req, res) => {
+      res.json({ status: 'ok' });
+    });
+    app.get('/readyz', async (_req, res) => {
+      const checks = {
+        database: await db
+          .em()
+          .getConnection()
+          .execute('select 1')
+          .then(() => true)
+          .catch(() => false),
+        temporal: starter ? await starter.healthy() : true,
+      };
+      const ready = checks.database && checks.temporal;
+      res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks });
+    });
+
+    if (config.roles.includes('api')) {
+      const graphql = await mountGraphql({ app, httpServer: server, services, log });
+      cleanups.push(() => graphql.stop());
+    }
+    if (config.roles.includes('ingress') && starter) {
+      const dispatcher = new Dispatcher(db, starter, { log });
+      app.use(webhookRouter(services, dispatcher, log));
+      dispatcher.startRelay();
+      cleanups.push(() => dispatcher.stop());
+    }
+    if (config.roles.includes('worker') && temporalAddress) {
+      const worker = new FlowWorker({
+        address: temporalAddress,
+        namespace: config.temporal.namespace,
+        taskQueue: config.temporal.taskQueue,
+        activities: createActivities({
+          services,
+          registry,
+          fetch: createEgressFetch({ allow: config.egressAllow }),
+          log,
+        }),
+        log: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
+      });
+      worker.start();
+      cleanups.push(() => worker.stop());
+    }
+
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, () => resolve());
+    });
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    );
+    const port = (server.address() as { port: number }).port;
+    return {
+      url: `http://localhost:${port}`,
+      port,
+      services,
+      registry,
+      bootstrapKey: boot?.generated ? boot.key : undefined,
+      temporalAddress,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
