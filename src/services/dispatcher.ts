@@ -49,6 +49,7 @@ export class Dispatcher {
     const interval = this.opts.relayIntervalMs ?? 2000;
     const tick = () => {
       this.relaying = this.relayOnce()
+        .then(() => undefined)
         .catch((err) => this.opts.log.warn({ err: (err as Error).message }, 'relay pass failed'))
         .finally(() => {
           if (this.timer) this.timer = setTimeout(tick, interval);
