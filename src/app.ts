@@ -98,6 +98,14 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     const app = express();
     app.disable('x-powered-by');
     const server = http.createServer(app);
+    // Registered before the roles, so it runs after them: WebSocket clients are closed by the API first.
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    );
     app.get('/healthz', (_req, res) => {
       res.json({ status: 'ok' });
     });
@@ -146,13 +154,6 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       server.once('error', reject);
       server.listen(config.port, () => resolve());
     });
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        }),
-    );
     const port = (server.address() as { port: number }).port;
     return {
       url: `http://localhost:${port}`,

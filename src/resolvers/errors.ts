@@ -17,7 +17,11 @@ function chain(error: unknown): unknown[] {
   while (current && out.length < 8 && !out.includes(current)) {
     out.push(current);
     const next: unknown =
-      current instanceof GraphQLError ? current.originalError : current instanceof Error ? current.cause : undefined;
+      current instanceof GraphQLError
+        ? current.originalError
+        : current instanceof Error
+          ? current.cause
+          : undefined;
     current = next;
   }
   return out;
@@ -35,7 +39,10 @@ export function findAppError(error: unknown): AppError | undefined {
  */
 export function createFormatError(log: GraphqlLogger) {
   return function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
-    const where = { ...(formatted.locations ? { locations: formatted.locations } : {}), ...(formatted.path ? { path: formatted.path } : {}) };
+    const where = {
+      ...(formatted.locations ? { locations: formatted.locations } : {}),
+      ...(formatted.path ? { path: formatted.path } : {}),
+    };
     const app = findAppError(error);
     if (app) {
       return {
@@ -44,7 +51,11 @@ export function createFormatError(log: GraphqlLogger) {
         extensions: { code: app.code, ...(app instanceof BadInputError ? { issues: app.issues } : {}) },
       };
     }
-    const { stacktrace: _stack, http: _http, ...extensions } = (formatted.extensions ?? {}) as Record<string, unknown>;
+    const {
+      stacktrace: _stack,
+      http: _http,
+      ...extensions
+    } = (formatted.extensions ?? {}) as Record<string, unknown>;
     const code = typeof extensions.code === 'string' ? extensions.code : undefined;
     const innermost = chain(error).at(-1);
     const unexpected = innermost !== undefined && !(innermost instanceof GraphQLError);

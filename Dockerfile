@@ -1,0 +1,17 @@
+# Hookflow image: api, ingress and worker roles from one build (choose with HOOKFLOW_ROLES).
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+COPY plugins/sdk/package.json plugins/sdk/
+COPY plugins/http/package.json plugins/http/
+RUN npm ci --omit=optional --no-audit --no-fund
+COPY . .
+RUN npm run build && npm prune --omit=dev --omit=optional
+
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app /app
+USER node
+EXPOSE 3000
+CMD ["node", "--enable-source-maps", "dist/src/main.js"]

@@ -1,0 +1,2 @@
+-- Hookflow keeps its own database beside Temporal's.
+CREATE DATABASE hookflow_app OWNER hookflow;
