@@ -7,8 +7,9 @@
  *   IPv4 address (IPv4-mapped, IPv4-translated, NAT64, 6to4) are refused;
  * - odd IPv4 spellings (`127.1`, `0x7f000001`, `2130706433`) are normalised by WHATWG URL
  *   parsing before the check;
- * - DNS is resolved by the connection's own `lookup`, which checks every resolved address, so
- *   the socket connects to the address that was checked (no DNS-rebinding window);
+ * - DNS is resolved by the connection's own `lookup`, which checks every resolved address and
+ *   hands only the permitted ones to the socket, so it connects to an address that was checked
+ *   (no DNS-rebinding window);
  * - redirects are followed here (max 5 by default), each hop checked again;
  * - hosts and CIDRs in `allow` are permitted even when private (HOOKFLOW_EGRESS_ALLOW).
  */
@@ -59,7 +60,10 @@ export class EgressBlockedError extends PermanentError {
 }
 
 export function isEgressBlockedError(err: unknown): err is EgressBlockedError {
-  return err instanceof EgressBlockedError || (err instanceof Error && err.name === 'EgressBlockedError');
+  return (
+    err instanceof EgressBlockedError ||
+    (typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'EgressBlockedError')
+  );
 }
 
 const METADATA_ADDRESSES = new Set([
@@ -69,7 +73,12 @@ const METADATA_ADDRESSES = new Set([
   '192.0.0.192', // Oracle Cloud
   'fd00:ec2::254', // AWS IMDS over IPv6
 ]);
-const BLOCKED_HOSTNAMES = new Set(['localhost', 'metadata.google.internal', 'metadata', 'instance-data']);
+const METADATA_HOSTNAMES = new Set(['metadata.google.internal', 'metadata', 'instance-data']);
+
+/** `localhost` and `*.localhost` always mean loopback (RFC 6761), whatever DNS says. */
+function isLocalhostName(host: string): boolean {
+  return host === 'localhost' || host.endsWith('.localhost');
+}
 
 const RANGE_REASONS: Record<string, string> = {
   unspecified: 'unspecified address',
@@ -149,8 +158,11 @@ function toAllowList(allow: readonly string[] | AllowList | undefined): AllowLis
 
 function inAllowedRange(ip: IP, allow: AllowList): boolean {
   const candidates: IP[] = [ip];
-  if (ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress()) candidates.push((ip as ipaddr.IPv6).toIPv4Address());
-  return candidates.some((c) => allow.ranges.some(([range, bits]) => range.kind() === c.kind() && c.match(range, bits)));
+  if (ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress())
+    candidates.push((ip as ipaddr.IPv6).toIPv4Address());
+  return candidates.some((c) =>
+    allow.ranges.some(([range, bits]) => range.kind() === c.kind() && c.match(range, bits)),
+  );
 }
 
 /** True when the host name (not an IP) is allow-listed by name. */
@@ -211,18 +223,27 @@ export function checkAddress(address: string, allow: readonly string[] | AllowLi
  * local by definition. Returns whether the host is trusted by name (resolved addresses are
  * then not checked). Throws EgressBlockedError.
  */
-export function checkUrl(input: string | URL, allow: readonly string[] | AllowList = []): { url: URL; trustedHost: boolean } {
+export function checkUrl(
+  input: string | URL,
+  allow: readonly string[] | AllowList = [],
+): { url: URL; trustedHost: boolean } {
   let url: URL;
   try {
     url = new URL(String(input));
   } catch {
-    throw new EgressBlockedError(`egress blocked: "${String(input)}" is not a valid URL`, { host: '', reason: 'invalid URL' });
+    throw new EgressBlockedError(`egress blocked: "${String(input)}" is not a valid URL`, {
+      host: '',
+      reason: 'invalid URL',
+    });
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new EgressBlockedError(`egress blocked: the "${url.protocol}" scheme is not allowed (only http and https)`, {
-      host: url.hostname,
-      reason: 'scheme not allowed',
-    });
+    throw new EgressBlockedError(
+      `egress blocked: the "${url.protocol}" scheme is not allowed (only http and https)`,
+      {
+        host: url.hostname,
+        reason: 'scheme not allowed',
+      },
+    );
   }
   const list = toAllowList(allow);
   const host = normaliseHost(url.hostname);
@@ -241,8 +262,16 @@ export function checkUrl(input: string | URL, allow: readonly string[] | AllowLi
     return { url, trustedHost: true };
   }
   if (isHostAllowListed(host, list)) return { url, trustedHost: true };
-  if (BLOCKED_HOSTNAMES.has(host) || host.endsWith('.localhost')) {
-    const reason = host === 'localhost' || host.endsWith('.localhost') ? 'loopback host name' : 'cloud metadata host name';
+  if (METADATA_HOSTNAMES.has(host)) {
+    const reason = 'cloud metadata host name';
+    throw new EgressBlockedError(`egress blocked: ${host} — ${reason}`, { host, reason });
+  }
+  if (
+    isLocalhostName(host) &&
+    !checkAddress('127.0.0.1', list).allowed &&
+    !checkAddress('::1', list).allowed
+  ) {
+    const reason = 'loopback host name';
     throw new EgressBlockedError(`egress blocked: ${host} — ${reason}`, { host, reason });
   }
   return { url, trustedHost: false };
@@ -253,7 +282,10 @@ const defaultResolver: Resolver = async (hostname, family) => {
   return answers.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
 };
 
-/** A `net` lookup function that resolves, then refuses the connection if any answer is blocked. */
+/**
+ * A `net` lookup function that resolves the name, keeps only the addresses that pass the
+ * policy (the socket can only connect to those) and refuses the connection when none does.
+ */
 export function checkedLookup(allow: AllowList, resolve: Resolver = defaultResolver): net.LookupFunction {
   return ((hostname: string, options: dns.LookupOptions, callback: (...args: unknown[]) => void) => {
     const host = normaliseHost(hostname);
@@ -261,24 +293,43 @@ export function checkedLookup(allow: AllowList, resolve: Resolver = defaultResol
     resolve(host, family)
       .then((answers) => {
         if (answers.length === 0) {
-          throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND', hostname: host });
+          throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), {
+            code: 'ENOTFOUND',
+            hostname: host,
+          });
         }
+        let usable = answers;
         if (!isHostAllowListed(host, allow)) {
-          for (const answer of answers) {
-            const decision = checkAddress(answer.address, allow);
-            if (!decision.allowed) {
-              throw new EgressBlockedError(`egress blocked: ${host} resolves to ${answer.address} — ${decision.reason}`, {
+          // Connect only to addresses that pass the check; refuse when none does.
+          const decisions = answers.map((answer) => ({
+            answer,
+            decision: checkAddress(answer.address, allow),
+          }));
+          usable = decisions.filter((d) => d.decision.allowed).map((d) => d.answer);
+          const firstBlocked = decisions.find((d) => !d.decision.allowed);
+          if (usable.length === 0 && firstBlocked) {
+            const { answer, decision } = firstBlocked;
+            const reason = decision.allowed ? '' : decision.reason;
+            const all = answers.length > 1 ? ` (and ${answers.length - 1} other blocked address(es))` : '';
+            throw new EgressBlockedError(
+              `egress blocked: ${host} resolves to ${answer.address}${all} — ${reason}`,
+              {
                 host,
                 address: answer.address,
-                reason: decision.reason,
-              });
-            }
+                reason,
+              },
+            );
           }
         }
-        if (options?.all) callback(null, answers);
-        else callback(null, answers[0]!.address, answers[0]!.family);
+        return usable;
       })
-      .catch((err: unknown) => callback(err));
+      .then(
+        (usable) => {
+          if (options?.all) callback(null, usable);
+          else callback(null, usable[0]!.address, usable[0]!.family);
+        },
+        (err: unknown) => callback(err),
+      );
   }) as unknown as net.LookupFunction;
 }
 
@@ -306,14 +357,24 @@ type NormalisedRequest = {
 };
 
 function isRequestLike(input: unknown): input is Request {
-  return typeof input === 'object' && input !== null && !(input instanceof URL) && typeof (input as Request).url === 'string';
+  return (
+    typeof input === 'object' &&
+    input !== null &&
+    !(input instanceof URL) &&
+    typeof (input as Request).url === 'string'
+  );
 }
 
-async function normaliseRequest(input: string | URL | Request, init: RequestInit | undefined): Promise<NormalisedRequest> {
-  const { method, headers, body, signal, redirect, ...rest } = (init ?? {}) as RequestInit & Record<string, unknown>;
+async function normaliseRequest(
+  input: string | URL | Request,
+  init: RequestInit | undefined,
+): Promise<NormalisedRequest> {
+  const { method, headers, body, signal, redirect, ...rest } = (init ?? {}) as RequestInit &
+    Record<string, unknown>;
   delete rest.dispatcher;
   if (isRequestLike(input)) {
-    const requestBody = body !== undefined ? body : input.body ? new Uint8Array(await input.clone().arrayBuffer()) : undefined;
+    const requestBody =
+      body !== undefined ? body : input.body ? new Uint8Array(await input.clone().arrayBuffer()) : undefined;
     return {
       url: new URL(input.url),
       method: (method ?? input.method ?? 'GET').toUpperCase(),
@@ -390,9 +451,12 @@ export function createEgressFetch(options: EgressOptions = {}): EgressFetch {
         return response as unknown as Response;
       }
       await response.body?.cancel().catch(() => {});
-      if (req.redirect === 'error') throw new TypeError(`fetch: redirect to ${location} refused (redirect mode "error")`);
+      if (req.redirect === 'error')
+        throw new TypeError(`fetch: redirect to ${location} refused (redirect mode "error")`);
       if (redirects >= maxRedirects) {
-        throw new TypeError(`fetch: too many redirects (more than ${maxRedirects}) starting at ${req.url.origin}${req.url.pathname}`);
+        throw new TypeError(
+          `fetch: too many redirects (more than ${maxRedirects}) starting at ${req.url.origin}${req.url.pathname}`,
+        );
       }
       let next: URL;
       try {
@@ -400,12 +464,24 @@ export function createEgressFetch(options: EgressOptions = {}): EgressFetch {
       } catch {
         throw new TypeError(`fetch: invalid redirect location "${location}"`);
       }
-      if ((response.status === 303 && method !== 'HEAD') || ((response.status === 301 || response.status === 302) && method === 'POST')) {
+      if (
+        (response.status === 303 && method !== 'HEAD') ||
+        ((response.status === 301 || response.status === 302) && method === 'POST')
+      ) {
         method = 'GET';
         body = undefined;
-        for (const h of ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location']) headers.delete(h);
+        for (const h of [
+          'content-type',
+          'content-length',
+          'content-encoding',
+          'content-language',
+          'content-location',
+        ])
+          headers.delete(h);
       } else if (!isReplayable(body)) {
-        throw new TypeError(`fetch: cannot follow a ${response.status} redirect with a streamed request body`);
+        throw new TypeError(
+          `fetch: cannot follow a ${response.status} redirect with a streamed request body`,
+        );
       }
       if (next.origin !== url.origin) {
         for (const h of ['authorization', 'proxy-authorization', 'cookie']) headers.delete(h);

@@ -40,9 +40,13 @@ export async function executeAction(args: ExecuteActionArgs): Promise<unknown> {
 
   let credential: unknown = undefined;
   if (action.credential) {
-    const definition = (loaded.definition.credentials as Record<string, { schema: unknown }>)[action.credential];
+    const definition = (loaded.definition.credentials as Record<string, { schema: unknown }>)[
+      action.credential
+    ];
     if (!definition) {
-      throw new PermanentError(`${label} needs credential type "${action.credential}", which the plugin does not define`);
+      throw new PermanentError(
+        `${label} needs credential type "${action.credential}", which the plugin does not define`,
+      );
     }
     if (args.credential === undefined || args.credential === null) {
       throw new PermanentError(`${label} needs a "${action.credential}" credential, but the step has none`);
@@ -60,7 +64,9 @@ export async function executeAction(args: ExecuteActionArgs): Promise<unknown> {
     output = await action.run(ctx, input);
   } catch (err) {
     if (err instanceof Error) throw err;
-    throw new Error(`${label} failed: ${typeof err === 'string' ? err : JSON.stringify(err)}`, { cause: err });
+    throw new Error(`${label} failed: ${typeof err === 'string' ? err : JSON.stringify(err)}`, {
+      cause: err,
+    });
   }
   return parseOrThrowPermanent(action.output, output, `${label} returned an invalid output`);
 }

@@ -96,14 +96,19 @@ function readPackageJson(packageName: string, dir: string): PackageJson {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new InvalidPluginError(packageName, [`cannot read ${file}: ${(err as Error).message}`], { cause: err });
+    throw new InvalidPluginError(packageName, [`cannot read ${file}: ${(err as Error).message}`], {
+      cause: err,
+    });
   }
   try {
     const parsed: unknown = JSON.parse(text);
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object');
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new Error('not a JSON object');
     return parsed as PackageJson;
   } catch (err) {
-    throw new InvalidPluginError(packageName, [`${file} is not valid JSON: ${(err as Error).message}`], { cause: err });
+    throw new InvalidPluginError(packageName, [`${file} is not valid JSON: ${(err as Error).message}`], {
+      cause: err,
+    });
   }
 }
 
@@ -118,7 +123,11 @@ function packageDirByName(name: string, paths?: string[]): string {
   try {
     entry = require.resolve(name, paths ? { paths } : undefined);
   } catch (err) {
-    throw new InvalidPluginError(name, [`package is not installed (${(err as Error).message.split('\n')[0]})`], { cause: err });
+    throw new InvalidPluginError(
+      name,
+      [`package is not installed (${(err as Error).message.split('\n')[0]})`],
+      { cause: err },
+    );
   }
   for (let dir = path.dirname(entry); ; dir = path.dirname(dir)) {
     const file = path.join(dir, 'package.json');
@@ -129,7 +138,8 @@ function packageDirByName(name: string, paths?: string[]): string {
         // keep walking
       }
     }
-    if (path.dirname(dir) === dir) throw new InvalidPluginError(name, [`cannot find the package.json of ${entry}`]);
+    if (path.dirname(dir) === dir)
+      throw new InvalidPluginError(name, [`cannot find the package.json of ${entry}`]);
   }
 }
 
@@ -169,7 +179,11 @@ function pickDefinition(mod: unknown): { definition?: PluginDefinition; problems
     if (found.length === 0) return { definition: value as PluginDefinition, problems: [] };
     problems.push(`${where}: ${found.join(', ')}`);
   }
-  return { problems: [`the package does not export a plugin definition (definePlugin from @hookflow/sdk); ${problems[0]}`] };
+  return {
+    problems: [
+      `the package does not export a plugin definition (definePlugin from @hookflow/sdk); ${problems[0]}`,
+    ],
+  };
 }
 
 function toJsonSchema(schema: unknown, io: 'input' | 'output'): JsonSchema {
@@ -235,9 +249,13 @@ export function loadPluginFromDir(packageName: string, dir: string, source: Plug
   }
   let mod: unknown;
   try {
+    // Loading plugin code by path at run time is the point here (works under Jest's module registry too).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     mod = require(require.resolve(mainPath));
   } catch (err) {
-    throw new InvalidPluginError(packageName, [`cannot load ${String(main)}: ${(err as Error).message}`], { cause: err });
+    throw new InvalidPluginError(packageName, [`cannot load ${String(main)}: ${(err as Error).message}`], {
+      cause: err,
+    });
   }
   const { definition, problems: exportProblems } = pickDefinition(mod);
   if (!definition) throw new InvalidPluginError(packageName, exportProblems);
@@ -248,7 +266,9 @@ export function loadPluginFromDir(packageName: string, dir: string, source: Plug
   try {
     manifest = buildManifest(definition, { version, packageName, apiVersion, source });
   } catch (err) {
-    throw new InvalidPluginError(packageName, [`cannot build the manifest: ${(err as Error).message}`], { cause: err });
+    throw new InvalidPluginError(packageName, [`cannot build the manifest: ${(err as Error).message}`], {
+      cause: err,
+    });
   }
   return { name: definition.name, version, packageName, dir: root, source, definition, manifest };
 }
@@ -279,7 +299,10 @@ export class PluginRegistry {
    * Loads every package; the first invalid package throws InvalidPluginError.
    * `resolvePaths` are the directories `require.resolve` searches for packages given by name.
    */
-  static async load(opts: { packages: PluginPackageSpec[]; resolvePaths?: string[] }): Promise<PluginRegistry> {
+  static async load(opts: {
+    packages: PluginPackageSpec[];
+    resolvePaths?: string[];
+  }): Promise<PluginRegistry> {
     const registry = new PluginRegistry();
     for (const spec of opts.packages) registry.loadPackage(spec, opts.resolvePaths);
     return registry;
@@ -331,7 +354,11 @@ export class PluginRegistry {
     return v === undefined ? undefined : this.plugins.get(name)?.get(v);
   }
 
-  resolve(plugin: string, action: string, version?: string): { plugin: LoadedPlugin; action: AnyActionDefinition } | undefined {
+  resolve(
+    plugin: string,
+    action: string,
+    version?: string,
+  ): { plugin: LoadedPlugin; action: AnyActionDefinition } | undefined {
     const loaded = this.get(plugin, version);
     if (!loaded) return undefined;
     const actions = loaded.definition.actions as Record<string, AnyActionDefinition>;

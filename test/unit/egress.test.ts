@@ -23,7 +23,12 @@ async function startServer(handler: (req: Hit, res: http.ServerResponse) => void
     const chunks: Buffer[] = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
-      const hit = { method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks).toString() };
+      const hit = {
+        method: req.method!,
+        url: req.url!,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString(),
+      };
       hits.push(hit);
       handler(hit, res);
     });
@@ -105,19 +110,22 @@ describe('checkUrl / checkAddress: blocked destinations', () => {
     expect((error as EgressBlockedError).code).toBe('PERMANENT');
   });
 
-  it.each(blocked.filter(([url]) => URL.canParse(url)))('the egress fetch refuses %s before connecting', async (url, reason) => {
-    const egressFetch = createEgressFetch({
-      resolve: async () => {
-        throw new Error('no DNS lookup is expected for these URLs');
-      },
-    });
-    try {
-      await expect(egressFetch(url)).rejects.toThrow(reason);
-      await expect(egressFetch(url)).rejects.toBeInstanceOf(EgressBlockedError);
-    } finally {
-      await (egressFetch as EgressFetch).close();
-    }
-  });
+  it.each(blocked.filter(([url]) => URL.canParse(url)))(
+    'the egress fetch refuses %s before connecting',
+    async (url, reason) => {
+      const egressFetch = createEgressFetch({
+        resolve: async () => {
+          throw new Error('no DNS lookup is expected for these URLs');
+        },
+      });
+      try {
+        await expect(egressFetch(url)).rejects.toThrow(reason);
+        await expect(egressFetch(url)).rejects.toBeInstanceOf(EgressBlockedError);
+      } finally {
+        await (egressFetch as EgressFetch).close();
+      }
+    },
+  );
 });
 
 describe('checkAddress: allowed destinations (pure, no traffic)', () => {
@@ -152,7 +160,10 @@ describe('checkAddress: allowed destinations (pure, no traffic)', () => {
   });
 
   it('allows host names by name and wildcard without resolving them', () => {
-    expect(checkUrl('https://example.com/hook')).toEqual({ url: new URL('https://example.com/hook'), trustedHost: false });
+    expect(checkUrl('https://example.com/hook')).toEqual({
+      url: new URL('https://example.com/hook'),
+      trustedHost: false,
+    });
     expect(checkUrl('http://localhost:3000/', ['localhost']).trustedHost).toBe(true);
     expect(checkUrl('http://api.internal/', ['API.internal']).trustedHost).toBe(true);
     expect(checkUrl('http://a.b.corp.example/', ['*.corp.example']).trustedHost).toBe(true);
@@ -186,7 +197,8 @@ describe('createEgressFetch against a local server', () => {
     server = await startServer((hit, res) => {
       const url = new URL(hit.url, 'http://x');
       const to = url.searchParams.get('to');
-      if (url.pathname === '/redirect' && to) return redirectTo(res, to, Number(url.searchParams.get('status') ?? 302));
+      if (url.pathname === '/redirect' && to)
+        return redirectTo(res, to, Number(url.searchParams.get('status') ?? 302));
       const hops = /^\/hops\/(\d+)$/.exec(url.pathname);
       if (hops) return redirectTo(res, Number(hops[1]) > 0 ? `/hops/${Number(hops[1]) - 1}` : '/ok');
       if (url.pathname === '/loop') return redirectTo(res, '/loop');
@@ -217,8 +229,12 @@ describe('createEgressFetch against a local server', () => {
   });
 
   it('refuses loopback when it is not allow-listed, without sending anything', async () => {
-    await expect(make({})(`${server.url}/ok`)).rejects.toThrow('egress blocked: 127.0.0.1 — loopback address');
-    await expect(make({ allow: ['10.0.0.0/8'] })(`${server.url}/ok`)).rejects.toBeInstanceOf(EgressBlockedError);
+    await expect(make({})(`${server.url}/ok`)).rejects.toThrow(
+      'egress blocked: 127.0.0.1 — loopback address',
+    );
+    await expect(make({ allow: ['10.0.0.0/8'] })(`${server.url}/ok`)).rejects.toBeInstanceOf(
+      EgressBlockedError,
+    );
     expect(server.hits).toHaveLength(0);
   });
 
@@ -227,7 +243,8 @@ describe('createEgressFetch against a local server', () => {
     ['http://10.0.0.1:8080/', /10\.0\.0\.1 — private network/],
     ['http://[::ffff:127.0.0.2]/', /IPv4-mapped/],
     ['file:///etc/passwd', /"file:" scheme is not allowed/],
-    ['http://localhost/', /loopback host name/],
+    ['http://127.0.0.2/', /127\.0\.0\.2 — loopback address/],
+    ['http://[::1]/', /\[::1\] — loopback address/],
   ])('refuses a redirect from an allowed server to %s', async (to, message) => {
     const egressFetch = make({ allow: ['127.0.0.1'] });
     const err = await egressFetch(`${server.url}/redirect?to=${encodeURIComponent(to)}`).catch((e) => e);
@@ -248,9 +265,15 @@ describe('createEgressFetch against a local server', () => {
 
   it('keeps method and body on 307, switches to GET on 303', async () => {
     const egressFetch = make({ allow: ['127.0.0.1'] });
-    const r307 = await egressFetch(`${server.url}/redirect?status=307&to=/echo`, { method: 'PUT', body: '{"a":1}' });
+    const r307 = await egressFetch(`${server.url}/redirect?status=307&to=/echo`, {
+      method: 'PUT',
+      body: '{"a":1}',
+    });
     expect(await r307.json()).toMatchObject({ method: 'PUT', path: '/echo', body: '{"a":1}' });
-    const r303 = await egressFetch(`${server.url}/redirect?status=303&to=/echo`, { method: 'POST', body: 'x' });
+    const r303 = await egressFetch(`${server.url}/redirect?status=303&to=/echo`, {
+      method: 'POST',
+      body: 'x',
+    });
     expect(await r303.json()).toMatchObject({ method: 'GET', path: '/echo', body: '' });
   });
 
@@ -269,7 +292,9 @@ describe('createEgressFetch against a local server', () => {
   });
 
   it('accepts a Request object', async () => {
-    const res = await make({ allow: ['127.0.0.1'] })(new Request(`${server.url}/req`, { method: 'PATCH', body: 'b' }));
+    const res = await make({ allow: ['127.0.0.1'] })(
+      new Request(`${server.url}/req`, { method: 'PATCH', body: 'b' }),
+    );
     expect(await res.json()).toMatchObject({ method: 'PATCH', path: '/req', body: 'b' });
   });
 
@@ -278,12 +303,13 @@ describe('createEgressFetch against a local server', () => {
       (table: Record<string, string[]>): Resolver =>
       async (hostname) => {
         const addresses = table[hostname];
-        if (!addresses) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
+        if (!addresses)
+          throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
         return addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
       };
     const table = {
       'rebind.test': ['10.0.0.5'],
-      'mixed.test': ['93.184.216.34', '127.0.0.1'],
+      'mixed.test': ['10.0.0.7', '127.0.0.1'],
       'meta.test': ['169.254.169.254'],
       'mapped.test': ['::ffff:192.168.0.1'],
       'svc.test': ['127.0.0.1'],
@@ -291,9 +317,15 @@ describe('createEgressFetch against a local server', () => {
 
     it.each([
       ['rebind.test', /rebind\.test resolves to 10\.0\.0\.5 — private network/],
-      ['mixed.test', /mixed\.test resolves to 127\.0\.0\.1 — loopback address/],
+      [
+        'mixed.test',
+        /mixed\.test resolves to 10\.0\.0\.7 \(and 1 other blocked address\(es\)\) — private network/,
+      ],
       ['meta.test', /resolves to 169\.254\.169\.254 — cloud metadata endpoint/],
-      ['mapped.test', /resolves to ::ffff:192\.168\.0\.1 — IPv4-mapped address of 192\.168\.0\.1 \(private network/],
+      [
+        'mapped.test',
+        /resolves to ::ffff:192\.168\.0\.1 — IPv4-mapped address of 192\.168\.0\.1 \(private network/,
+      ],
     ])('refuses %s at connect time', async (host, message) => {
       const err = await make({ resolve: resolver(table) })(`http://${host}:${server.port}/`).catch((e) => e);
       expect(err).toBeInstanceOf(EgressBlockedError);
@@ -302,19 +334,44 @@ describe('createEgressFetch against a local server', () => {
     });
 
     it('connects to the checked address when it is allow-listed by IP', async () => {
-      const res = await make({ allow: ['127.0.0.1'], resolve: resolver(table) })(`http://svc.test:${server.port}/via-dns`);
+      const res = await make({ allow: ['127.0.0.1'], resolve: resolver(table) })(
+        `http://svc.test:${server.port}/via-dns`,
+      );
       expect(await res.json()).toMatchObject({ path: '/via-dns', host: `svc.test:${server.port}` });
     });
 
+    it('connects only to the permitted addresses of a name with several answers', async () => {
+      const res = await make({ allow: ['127.0.0.1'], resolve: resolver(table) })(
+        `http://mixed.test:${server.port}/mixed`,
+      );
+      expect(await res.json()).toMatchObject({ path: '/mixed' });
+    });
+
+    it('treats localhost as loopback: refused unless a loopback address or the name is allow-listed', async () => {
+      const localhost = resolver({ localhost: ['::1', '127.0.0.1'] });
+      await expect(make({ resolve: localhost })(`http://localhost:${server.port}/`)).rejects.toThrow(
+        /localhost — loopback host name/,
+      );
+      const res = await make({ allow: ['127.0.0.1'], resolve: localhost })(
+        `http://localhost:${server.port}/lh`,
+      );
+      expect(await res.json()).toMatchObject({ path: '/lh' });
+      expect(server.hits).toHaveLength(1);
+    });
+
     it('trusts a host allow-listed by name whatever it resolves to', async () => {
-      const res = await make({ allow: ['svc.test'], resolve: resolver(table) })(`http://svc.test:${server.port}/by-name`);
+      const res = await make({ allow: ['svc.test'], resolve: resolver(table) })(
+        `http://svc.test:${server.port}/by-name`,
+      );
       expect(await res.json()).toMatchObject({ path: '/by-name' });
     });
 
     it('refuses a redirect to a host name that resolves to a blocked address', async () => {
       const egressFetch = make({ allow: ['127.0.0.1'], resolve: resolver(table) });
       const to = encodeURIComponent(`http://rebind.test:${server.port}/`);
-      await expect(egressFetch(`${server.url}/redirect?to=${to}`)).rejects.toThrow(/rebind\.test resolves to 10\.0\.0\.5/);
+      await expect(egressFetch(`${server.url}/redirect?to=${to}`)).rejects.toThrow(
+        /rebind\.test resolves to 10\.0\.0\.5/,
+      );
       expect(server.hits).toHaveLength(1);
     });
 

@@ -45,19 +45,28 @@ describe('SDK errors', () => {
     class ForeignPermanent extends Error {
       code = 'PERMANENT';
     }
-    const foreignRateLimited = Object.assign(new Error('429'), { name: 'RateLimitedError', code: 'RATE_LIMITED', retryAfterSeconds: 7 });
+    const foreignRateLimited = Object.assign(new Error('429'), {
+      name: 'RateLimitedError',
+      code: 'RATE_LIMITED',
+      retryAfterSeconds: 7,
+    });
     expect(isPermanentError(new ForeignPermanent('x'))).toBe(true);
     expect(isPermanentError(Object.assign(new Error('x'), { name: 'PermanentError' }))).toBe(true);
     expect(isRateLimitedError(foreignRateLimited)).toBe(true);
   });
 
-  it.each([undefined, null, 'PERMANENT', 42, new Error('plain'), { code: 'RATE_LIMITED' }, new TypeError('fetch failed')])(
-    'the helpers reject %p',
-    (value) => {
-      expect(isPermanentError(value)).toBe(false);
-      expect(isRateLimitedError(value)).toBe(false);
-    },
-  );
+  it.each([
+    undefined,
+    null,
+    'PERMANENT',
+    42,
+    new Error('plain'),
+    { code: 'RATE_LIMITED' },
+    new TypeError('fetch failed'),
+  ])('the helpers reject %p', (value) => {
+    expect(isPermanentError(value)).toBe(false);
+    expect(isRateLimitedError(value)).toBe(false);
+  });
 
   it.each([
     ['120', 120],
@@ -155,7 +164,9 @@ describe('definePlugin / defineAction', () => {
   });
 
   it('refuses an action without schemas or run', () => {
-    expect(() => defineAction({ displayName: 'x', description: 'y' } as never)).toThrow(/input.*output.*run/s);
+    expect(() => defineAction({ displayName: 'x', description: 'y' } as never)).toThrow(
+      /input.*output.*run/s,
+    );
     expect(() =>
       defineAction({
         displayName: 'x',
@@ -171,7 +182,10 @@ describe('definePlugin / defineAction', () => {
 
 describe('testAction', () => {
   it('validates input (applying defaults), passes the credential and validates the output', async () => {
-    const out = await testAction(plugin, 'greet', { input: { name: 'Ada' }, credential: { token: 'abcdef' } });
+    const out = await testAction(plugin, 'greet', {
+      input: { name: 'Ada' },
+      credential: { token: 'abcdef' },
+    });
     // Type inference: the result is the output schema's type.
     const greeting: string = out.greeting;
     // @ts-expect-error the output type is inferred from the schema, so greeting is not a number
@@ -182,7 +196,10 @@ describe('testAction', () => {
   });
 
   it('rejects bad input with a PermanentError listing paths and messages', async () => {
-    const err = await testAction(plugin, 'greet', { input: { name: 5 }, credential: { token: 'abcdef' } }).catch((e) => e);
+    const err = await testAction(plugin, 'greet', {
+      input: { name: 5 },
+      credential: { token: 'abcdef' },
+    }).catch((e) => e);
     expect(isPermanentError(err)).toBe(true);
     expect(err.message).toMatch(/^invalid input for greeter\.greet: name: /);
     expect(err.details).toEqual([{ path: 'name', message: expect.any(String) }]);
@@ -192,7 +209,10 @@ describe('testAction', () => {
     await expect(testAction(plugin, 'greet', { input: { name: 'Ada' } })).rejects.toThrow(
       'greeter.greet needs a "account" credential, but none was given',
     );
-    const err = await testAction(plugin, 'greet', { input: { name: 'Ada' }, credential: { token: 'x' } }).catch((e) => e);
+    const err = await testAction(plugin, 'greet', {
+      input: { name: 'Ada' },
+      credential: { token: 'x' },
+    }).catch((e) => e);
     expect(err).toBeInstanceOf(PermanentError);
     expect(err.message).toContain('invalid "account" credential for greeter.greet: token:');
     expect(err.message).not.toContain('"x"');
@@ -204,15 +224,21 @@ describe('testAction', () => {
       calls.push(String(url));
       return new Response('{}', { status: 202 });
     }) as typeof fetch;
-    await expect(testAction(plugin, 'fetchThing', { input: { id: '42' }, fetch: fakeFetch })).resolves.toEqual({ status: 202 });
+    await expect(
+      testAction(plugin, 'fetchThing', { input: { id: '42' }, fetch: fakeFetch }),
+    ).resolves.toEqual({ status: 202 });
     expect(calls).toEqual(['https://api.example.test/things/42']);
   });
 
   it('rejects an output that does not match the output schema', async () => {
-    await expect(testAction(plugin, 'broken', { input: {} })).rejects.toThrow(/greeter\.broken returned an invalid output: n: /);
+    await expect(testAction(plugin, 'broken', { input: {} })).rejects.toThrow(
+      /greeter\.broken returned an invalid output: n: /,
+    );
   });
 
   it('rejects an unknown action', async () => {
-    await expect(testAction(plugin, 'nope' as 'greet', { input: {} })).rejects.toThrow('plugin "greeter" has no action "nope"');
+    await expect(testAction(plugin, 'nope' as 'greet', { input: {} })).rejects.toThrow(
+      'plugin "greeter" has no action "nope"',
+    );
   });
 });

@@ -35,7 +35,7 @@ const httpUrl = z
     },
     { message: 'must be an absolute http:// or https:// URL' },
   )
-  .describe('Absolute http(s) URL');
+  .meta({ description: 'Absolute http(s) URL', format: 'uri' });
 
 export const requestInput = z.object({
   method: z.enum(METHODS).default('POST').describe('HTTP method'),
@@ -45,8 +45,16 @@ export const requestInput = z.object({
   body: z
     .unknown()
     .optional()
-    .describe('Objects and arrays are sent as JSON (content-type application/json); strings are sent as they are'),
-  timeoutMs: z.number().int().positive().max(MAX_TIMEOUT_MS).default(DEFAULT_TIMEOUT_MS).describe('Timeout of the whole request'),
+    .describe(
+      'Objects and arrays are sent as JSON (content-type application/json); strings are sent as they are',
+    ),
+  timeoutMs: z
+    .number()
+    .int()
+    .positive()
+    .max(MAX_TIMEOUT_MS)
+    .default(DEFAULT_TIMEOUT_MS)
+    .describe('Timeout of the whole request'),
   failOnStatus: z
     .boolean()
     .default(true)
@@ -132,6 +140,21 @@ async function readCapped(response: Response, limit: number, target: string): Pr
   return out;
 }
 
+/** `message: cause message (CODE)` — duck-typed, errors may come from another realm. */
+function describeError(err: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = err;
+  for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth++) {
+    const e = current as { message?: unknown; code?: unknown; cause?: unknown; errors?: unknown };
+    const message = typeof e.message === 'string' && e.message !== '' ? e.message : undefined;
+    const code = typeof e.code === 'string' ? e.code : undefined;
+    if (message) parts.push(code && !message.includes(code) ? `${message} (${code})` : message);
+    else if (code) parts.push(code);
+    current = e.cause ?? (Array.isArray(e.errors) ? e.errors[0] : undefined);
+  }
+  return parts.length ? parts.join(': ') : String(err);
+}
+
 function snippet(body: unknown): string {
   if (body === null || body === undefined || body === '') return '';
   const text = typeof body === 'string' ? body : JSON.stringify(body);
@@ -149,7 +172,10 @@ function encodeBody(method: string, body: unknown, headers: Headers): string | u
   return JSON.stringify(body);
 }
 
-export async function sendRequest(ctx: ActionContext<unknown>, input: z.output<typeof requestInput>): Promise<RequestOutput> {
+export async function sendRequest(
+  ctx: ActionContext<unknown>,
+  input: z.output<typeof requestInput>,
+): Promise<RequestOutput> {
   const url = new URL(input.url);
   for (const [name, value] of Object.entries(input.query ?? {})) url.searchParams.append(name, value);
   const target = `${input.method} ${redact(url)}`;
@@ -167,17 +193,24 @@ export async function sendRequest(ctx: ActionContext<unknown>, input: z.output<t
   const signal = AbortSignal.any([ctx.signal, timeout]);
   const failure = (err: unknown): Error => {
     if (isPermanentError(err) || isRateLimitedError(err)) return err as Error;
-    if (ctx.signal.aborted) return ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error(`${target} was cancelled`);
+    if (ctx.signal.aborted) {
+      const reason: unknown = ctx.signal.reason;
+      const isErrorLike =
+        typeof reason === 'object' && reason !== null && typeof (reason as Error).message === 'string';
+      return isErrorLike ? (reason as Error) : new Error(`${target} was cancelled`);
+    }
     if (timeout.aborted) return new Error(`${target} timed out after ${input.timeoutMs} ms`, { cause: err });
-    const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
-    return new Error(`${target} failed: ${err instanceof Error ? err.message : String(err)}${cause}`, { cause: err });
+    return new Error(`${target} failed: ${describeError(err)}`, { cause: err });
   };
 
   let response: Response;
   let bytes: Uint8Array;
   try {
     response = await ctx.fetch(url, { method: input.method, headers, body, signal, redirect: 'follow' });
-    bytes = input.method === 'HEAD' ? new Uint8Array(0) : await readCapped(response, input.maxResponseBytes, target);
+    bytes =
+      input.method === 'HEAD'
+        ? new Uint8Array(0)
+        : await readCapped(response, input.maxResponseBytes, target);
   } catch (err) {
     throw failure(err);
   }
@@ -192,7 +225,10 @@ export async function sendRequest(ctx: ActionContext<unknown>, input: z.output<t
         parsed = JSON.parse(text);
       } catch {
         parsed = text;
-        ctx.logger.warn('response declared JSON but did not parse; returning text', { target, status: response.status });
+        ctx.logger.warn('response declared JSON but did not parse; returning text', {
+          target,
+          status: response.status,
+        });
       }
     }
   } else {
@@ -214,7 +250,8 @@ export async function sendRequest(ctx: ActionContext<unknown>, input: z.output<t
     throw new RateLimitedError(describe, retryAfter);
   }
   if (status === 408 || status >= 500) throw new Error(describe);
-  if (status >= 400) throw new PermanentError(describe, { details: { status, headers: responseHeaders, body: parsed } });
+  if (status >= 400)
+    throw new PermanentError(describe, { details: { status, headers: responseHeaders, body: parsed } });
   return output;
 }
 

@@ -46,7 +46,11 @@ export interface RetryPolicy {
   maximumIntervalMs?: number;
 }
 
-export interface ActionDefinition<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType, Cred = any> {
+export interface ActionDefinition<
+  I extends z.ZodType = z.ZodType,
+  O extends z.ZodType = z.ZodType,
+  Cred = any,
+> {
   displayName: string;
   description: string;
   /** Validated (and defaults applied) before `run` is called. */
@@ -91,7 +95,10 @@ export interface PluginDefinition<
   actions: A;
 }
 
-export type PluginInput<C extends Record<string, CredentialDefinition<any>>, A extends Record<string, AnyActionDefinition>> = {
+export type PluginInput<
+  C extends Record<string, CredentialDefinition<any>>,
+  A extends Record<string, AnyActionDefinition>,
+> = {
   name: string;
   displayName: string;
   description: string;
@@ -113,7 +120,11 @@ export class PluginDefinitionError extends Error {
 }
 
 function isSchema(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && typeof (value as { safeParse?: unknown }).safeParse === 'function';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { safeParse?: unknown }).safeParse === 'function'
+  );
 }
 
 /** Problems with an action definition, as human-readable strings (empty when it is fine). */
@@ -121,18 +132,22 @@ export function actionDefinitionProblems(name: string, action: unknown): string[
   const problems: string[] = [];
   if (typeof action !== 'object' || action === null) return [`action "${name}" is not an object`];
   const a = action as Record<string, unknown>;
-  if (!ACTION_NAME_PATTERN.test(name)) problems.push(`action name "${name}" must match ${ACTION_NAME_PATTERN}`);
-  if (typeof a.displayName !== 'string' || a.displayName === '') problems.push(`action "${name}" needs a displayName`);
+  if (!ACTION_NAME_PATTERN.test(name))
+    problems.push(`action name "${name}" must match ${ACTION_NAME_PATTERN}`);
+  if (typeof a.displayName !== 'string' || a.displayName === '')
+    problems.push(`action "${name}" needs a displayName`);
   if (typeof a.description !== 'string') problems.push(`action "${name}" needs a description`);
   if (!isSchema(a.input)) problems.push(`action "${name}" needs a zod "input" schema`);
   if (!isSchema(a.output)) problems.push(`action "${name}" needs a zod "output" schema`);
   if (typeof a.run !== 'function') problems.push(`action "${name}" needs a run(ctx, input) function`);
-  if (a.credential !== undefined && typeof a.credential !== 'string') problems.push(`action "${name}": credential must be a string`);
+  if (a.credential !== undefined && typeof a.credential !== 'string')
+    problems.push(`action "${name}": credential must be a string`);
   if (a.timeoutMs !== undefined && !(typeof a.timeoutMs === 'number' && a.timeoutMs > 0)) {
     problems.push(`action "${name}": timeoutMs must be a positive number`);
   }
   if (a.retry !== undefined) {
-    if (typeof a.retry !== 'object' || a.retry === null) problems.push(`action "${name}": retry must be an object`);
+    if (typeof a.retry !== 'object' || a.retry === null)
+      problems.push(`action "${name}": retry must be an object`);
     else {
       const r = a.retry as Record<string, unknown>;
       for (const key of ['maximumAttempts', 'initialIntervalMs', 'backoffCoefficient', 'maximumIntervalMs']) {
@@ -167,10 +182,12 @@ export function pluginDefinitionProblems(plugin: unknown): string[] {
   else {
     for (const [key, cred] of Object.entries(credentials)) {
       const c = cred as Record<string, unknown> | null;
-      if (!ACTION_NAME_PATTERN.test(key)) problems.push(`credential name "${key}" must match ${ACTION_NAME_PATTERN}`);
+      if (!ACTION_NAME_PATTERN.test(key))
+        problems.push(`credential name "${key}" must match ${ACTION_NAME_PATTERN}`);
       if (typeof c !== 'object' || c === null) problems.push(`credential "${key}" is not an object`);
       else {
-        if (typeof c.displayName !== 'string' || c.displayName === '') problems.push(`credential "${key}" needs a displayName`);
+        if (typeof c.displayName !== 'string' || c.displayName === '')
+          problems.push(`credential "${key}" needs a displayName`);
         if (!isSchema(c.schema)) problems.push(`credential "${key}" needs a zod object "schema"`);
       }
     }
@@ -181,7 +198,10 @@ export function pluginDefinitionProblems(plugin: unknown): string[] {
     for (const [name, action] of Object.entries(p.actions)) {
       problems.push(...actionDefinitionProblems(name, action));
       const credential = (action as { credential?: unknown } | null)?.credential;
-      if (typeof credential === 'string' && !(typeof credentials === 'object' && credentials !== null && credential in credentials)) {
+      if (
+        typeof credential === 'string' &&
+        !(typeof credentials === 'object' && credentials !== null && credential in credentials)
+      ) {
         problems.push(`action "${name}" needs credential "${credential}", which the plugin does not define`);
       }
     }
@@ -197,19 +217,23 @@ export function pluginDefinitionProblems(plugin: unknown): string[] {
 export function defineAction<I extends z.ZodType, O extends z.ZodType, Cred = unknown>(
   definition: ActionDefinition<I, O, Cred>,
 ): ActionDefinition<I, O, Cred> {
-  const problems = actionDefinitionProblems('(action)', definition).filter((p) => !p.startsWith('action name'));
+  const problems = actionDefinitionProblems('(action)', definition).filter(
+    (p) => !p.startsWith('action name'),
+  );
   if (problems.length) throw new PluginDefinitionError(`invalid action definition: ${problems.join('; ')}`);
   return definition;
 }
 
 /** Identity helper that keeps the literal schema type of a credential definition. */
-export function defineCredential<S extends z.ZodObject>(definition: CredentialDefinition<S>): CredentialDefinition<S> {
+export function defineCredential<S extends z.ZodObject>(
+  definition: CredentialDefinition<S>,
+): CredentialDefinition<S> {
   return definition;
 }
 
 /** Defines a plugin. Throws PluginDefinitionError naming every problem when the definition is malformed. */
 export function definePlugin<
-  const C extends Record<string, CredentialDefinition<any>> = {},
+  const C extends Record<string, CredentialDefinition<any>> = Record<never, never>,
   const A extends Record<string, AnyActionDefinition> = Record<string, AnyActionDefinition>,
 >(definition: PluginInput<C, A>): PluginDefinition<C, A> {
   const problems = pluginDefinitionProblems(definition);

@@ -36,12 +36,18 @@ export class RateLimitedError extends Error {
   readonly code: string;
   readonly retryAfterSeconds: number;
 
-  constructor(message: string, retryAfterSeconds: number = DEFAULT_RETRY_AFTER_SECONDS, options: { cause?: unknown } = {}) {
+  constructor(
+    message: string,
+    retryAfterSeconds: number = DEFAULT_RETRY_AFTER_SECONDS,
+    options: { cause?: unknown } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'RateLimitedError';
     this.code = RATE_LIMITED_ERROR_CODE;
     this.retryAfterSeconds =
-      Number.isFinite(retryAfterSeconds) && retryAfterSeconds >= 0 ? Math.ceil(retryAfterSeconds) : DEFAULT_RETRY_AFTER_SECONDS;
+      Number.isFinite(retryAfterSeconds) && retryAfterSeconds >= 0
+        ? Math.ceil(retryAfterSeconds)
+        : DEFAULT_RETRY_AFTER_SECONDS;
   }
 }
 
@@ -60,7 +66,8 @@ export function isPermanentError(err: unknown): err is PermanentError {
 export function isRateLimitedError(err: unknown): err is RateLimitedError {
   if (err instanceof RateLimitedError) return true;
   if (typeof err !== 'object' || err === null) return false;
-  const isRateLimited = field(err, 'code') === RATE_LIMITED_ERROR_CODE || field(err, 'name') === 'RateLimitedError';
+  const isRateLimited =
+    field(err, 'code') === RATE_LIMITED_ERROR_CODE || field(err, 'name') === 'RateLimitedError';
   return isRateLimited && typeof field(err, 'retryAfterSeconds') === 'number';
 }
 
@@ -68,7 +75,10 @@ export function isRateLimitedError(err: unknown): err is RateLimitedError {
  * Parses an HTTP `Retry-After` value (delta seconds or an HTTP date) into whole seconds
  * (≥ 0). Returns undefined when the value is missing or unparsable.
  */
-export function parseRetryAfter(value: string | null | undefined, now: number = Date.now()): number | undefined {
+export function parseRetryAfter(
+  value: string | null | undefined,
+  now: number = Date.now(),
+): number | undefined {
   if (value === null || value === undefined) return undefined;
   const trimmed = value.trim();
   if (trimmed === '') return undefined;

@@ -39,11 +39,18 @@ export async function testAction<P extends PluginDefinition<any, any>, K extends
   let credential: unknown;
   if (action.credential) {
     const def = (plugin.credentials as Record<string, { schema: z.ZodType }>)[action.credential];
-    if (!def) throw new PermanentError(`${label} needs credential "${action.credential}", which the plugin does not define`);
+    if (!def)
+      throw new PermanentError(
+        `${label} needs credential "${action.credential}", which the plugin does not define`,
+      );
     if (options.credential === undefined || options.credential === null) {
       throw new PermanentError(`${label} needs a "${action.credential}" credential, but none was given`);
     }
-    credential = parseOrThrowPermanent(def.schema, options.credential, `invalid "${action.credential}" credential for ${label}`);
+    credential = parseOrThrowPermanent(
+      def.schema,
+      options.credential,
+      `invalid "${action.credential}" credential for ${label}`,
+    );
   }
 
   const run: RunInfo = {

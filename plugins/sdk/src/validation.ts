@@ -5,7 +5,9 @@ export type ValidationIssue = { path: string; message: string };
 
 /** The part of a zod 4 schema this module uses (works with schemas from another zod copy too). */
 export type ParsableSchema = {
-  safeParse(value: unknown): { success: true; data: unknown } | { success: false; error: { issues: ReadonlyArray<ZodLikeIssue> } };
+  safeParse(
+    value: unknown,
+  ): { success: true; data: unknown } | { success: false; error: { issues: ReadonlyArray<ZodLikeIssue> } };
 };
 type ZodLikeIssue = { path: ReadonlyArray<PropertyKey>; message: string };
 
