@@ -1,5 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  bundleWorkflowCode,
+  type WorkflowBundle,
+} from '@temporalio/worker';
 import type { FlowActivities } from '../workflows/types';
 
 export type WorkerOptions = {
@@ -11,6 +18,17 @@ export type WorkerOptions = {
 };
 
 let bundle: Promise<WorkflowBundle> | undefined;
+let runtimeLog: WorkerOptions['log'] | undefined;
+
+/** The SDK's runtime is process-wide and installed once; it forwards warnings and errors to our log. */
+function installRuntime(log: WorkerOptions['log']) {
+  if (!runtimeLog) {
+    Runtime.install({
+      logger: new DefaultLogger('WARN', (entry) => runtimeLog?.warn(`temporal: ${entry.message}`)),
+    });
+  }
+  runtimeLog = log;
+}
 
 /** The workflow code is bundled once per process and shared by every worker. */
 function workflowBundle(): Promise<WorkflowBundle> {
@@ -33,6 +51,7 @@ export class FlowWorker {
   constructor(private readonly opts: WorkerOptions) {}
 
   start(): void {
+    installRuntime(this.opts.log);
     this.loop = this.runForever();
   }
 
