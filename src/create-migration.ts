@@ -10,7 +10,13 @@ async function main() {
     metadataProvider: ReflectMetadataProvider,
     extensions: [Migrator],
     clientUrl: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
-    migrations: { path: 'src/migrations', pathTs: 'src/migrations', glob: 'Migration*.ts', snapshotName: '.snapshot-hookflow', emit: 'ts' },
+    migrations: {
+      path: 'src/migrations',
+      pathTs: 'src/migrations',
+      glob: 'Migration*.ts',
+      snapshotName: '.snapshot-hookflow',
+      emit: 'ts',
+    },
   });
   const result = await orm.migrator.create('src/migrations', false, false);
   console.log(result.fileName ? `wrote ${result.fileName}` : 'no changes');

@@ -29,7 +29,10 @@ const DEFAULT_TIMEOUT_MS = 60_000;
 
 export function createActivities(deps: ActivityDeps): FlowActivities {
   const { services, registry } = deps;
-  const publish = (ctx: RunContext, e: Omit<FlowEvent, 'at' | 'workspaceId' | 'flowId' | 'runId' | 'deliveryId'>) =>
+  const publish = (
+    ctx: RunContext,
+    e: Omit<FlowEvent, 'at' | 'workspaceId' | 'flowId' | 'runId' | 'deliveryId'>,
+  ) =>
     services.events.publish({
       ...e,
       workspaceId: ctx.run.workspace.id,
@@ -60,7 +63,10 @@ export function createActivities(deps: ActivityDeps): FlowActivities {
       const ctx = await loadRunContext(em, runId);
       const position = ctx.version.steps.findIndex((s) => s.key === stepKey);
       const step = ctx.version.steps[position];
-      if (!step) throw ApplicationFailure.nonRetryable(`step "${stepKey}" is not in flow version ${ctx.version.version}`);
+      if (!step)
+        throw ApplicationFailure.nonRetryable(
+          `step "${stepKey}" is not in flow version ${ctx.version.version}`,
+        );
       const done = ctx.steps.find((s) => s.stepKey === stepKey);
       if (done?.status === StepRunStatus.SUCCEEDED || done?.status === StepRunStatus.SKIPPED) {
         return { status: done.status };
@@ -69,7 +75,11 @@ export function createActivities(deps: ActivityDeps): FlowActivities {
       const { attempt } = Context.current().info;
 
       if (step.when && !renderString(step.when, scope)) {
-        await saveStep(em, ctx, step, position, { status: StepRunStatus.SKIPPED, attempts: attempt, finishedAt: new Date() });
+        await saveStep(em, ctx, step, position, {
+          status: StepRunStatus.SKIPPED,
+          attempts: attempt,
+          finishedAt: new Date(),
+        });
         await publish(ctx, { type: 'STEP_SKIPPED', stepKey, status: StepRunStatus.SKIPPED });
         return { status: 'SKIPPED' };
       }
@@ -127,7 +137,12 @@ export function createActivities(deps: ActivityDeps): FlowActivities {
 
     async finishRun({ runId, status, error }) {
       const em = services.db.em();
-      const { run, changed } = await finishRun(em, runId, status === 'COMPLETED' ? RunStatus.COMPLETED : RunStatus.FAILED, error);
+      const { run, changed } = await finishRun(
+        em,
+        runId,
+        status === 'COMPLETED' ? RunStatus.COMPLETED : RunStatus.FAILED,
+        error,
+      );
       if (!changed) return;
       const ctx = await loadRunContext(em, run.id);
       await publish(ctx, { type: 'RUN_FINISHED', status: run.status, message: error });
@@ -137,7 +152,8 @@ export function createActivities(deps: ActivityDeps): FlowActivities {
 
 function templateScope(ctx: RunContext): TemplateScope {
   const steps: TemplateScope['steps'] = {};
-  for (const s of ctx.steps) if (s.status === StepRunStatus.SUCCEEDED) steps[s.stepKey] = { output: s.output };
+  for (const s of ctx.steps)
+    if (s.status === StepRunStatus.SUCCEEDED) steps[s.stepKey] = { output: s.output };
   return {
     webhook: { body: ctx.delivery.body, headers: ctx.delivery.headers, query: ctx.delivery.query },
     steps,

@@ -2,16 +2,38 @@ import express, { type Request, type Response } from 'express';
 import { DeliveryStatus } from '../schema/enums';
 import type { ValidationIssue } from '../schema/Delivery';
 import type { Services } from '../services';
-import { findActiveTrigger, recordDelivery, type ActiveTrigger, type IncomingDelivery } from '../services/deliveries';
+import {
+  findActiveTrigger,
+  recordDelivery,
+  type ActiveTrigger,
+  type IncomingDelivery,
+} from '../services/deliveries';
 import type { Dispatcher } from '../services/dispatcher';
-import { MalformedBody, UnsupportedMediaType, idempotencyKeyFrom, parseBody, queryOf, redactHeaders } from './request';
+import {
+  MalformedBody,
+  UnsupportedMediaType,
+  idempotencyKeyFrom,
+  parseBody,
+  queryOf,
+  redactHeaders,
+} from './request';
 import { validatorFor } from './validator';
 
 type Log = { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 
-type Rejection = { status: number; error: string; message: string; issues?: ValidationIssue[]; headers?: Record<string, string> };
+type Rejection = {
+  status: number;
+  error: string;
+  message: string;
+  issues?: ValidationIssue[];
+  headers?: Record<string, string>;
+};
 
-const NOT_FOUND: Rejection = { status: 404, error: 'not_found', message: 'no webhook is registered at this URL' };
+const NOT_FOUND: Rejection = {
+  status: 404,
+  error: 'not_found',
+  message: 'no webhook is registered at this URL',
+};
 const UNAVAILABLE: Rejection = {
   status: 503,
   error: 'unavailable',
@@ -21,7 +43,9 @@ const UNAVAILABLE: Rejection = {
 
 function send(res: Response, r: Rejection) {
   for (const [k, v] of Object.entries(r.headers ?? {})) res.setHeader(k, v);
-  res.status(r.status).json({ error: r.error, message: r.message, ...(r.issues ? { issues: r.issues } : {}) });
+  res
+    .status(r.status)
+    .json({ error: r.error, message: r.message, ...(r.issues ? { issues: r.issues } : {}) });
 }
 
 /** Reads the raw body up to the trigger's limit (413 past it). */
@@ -80,7 +104,8 @@ export function webhookRouter(services: Services, dispatcher: Dispatcher, log: L
       if (err instanceof UnsupportedMediaType) {
         return send(res, { status: 415, error: 'unsupported_media_type', message: err.message });
       }
-      if (err instanceof MalformedBody) return send(res, { status: 400, error: 'bad_request', message: err.message });
+      if (err instanceof MalformedBody)
+        return send(res, { status: 400, error: 'bad_request', message: err.message });
       throw err;
     }
 
@@ -103,7 +128,12 @@ export function webhookRouter(services: Services, dispatcher: Dispatcher, log: L
         message: 'the payload does not match the trigger variables',
         issues,
       };
-      await record(active, { ...incoming, status: DeliveryStatus.REJECTED, rejectReason: 'VALIDATION', validationErrors: issues });
+      await record(active, {
+        ...incoming,
+        status: DeliveryStatus.REJECTED,
+        rejectReason: 'VALIDATION',
+        validationErrors: issues,
+      });
       return send(res, rejection);
     }
 
@@ -115,7 +145,11 @@ export function webhookRouter(services: Services, dispatcher: Dispatcher, log: L
       return send(res, UNAVAILABLE);
     }
     const { delivery, duplicate } = result;
-    const event = { workspaceId: active.trigger.flow.workspace.id, flowId: active.trigger.flow.id, deliveryId: delivery.id };
+    const event = {
+      workspaceId: active.trigger.flow.workspace.id,
+      flowId: active.trigger.flow.id,
+      deliveryId: delivery.id,
+    };
     if (duplicate) {
       res.status(200).json({ deliveryId: delivery.id, status: 'duplicate' });
       await services.events.publish({ ...event, type: 'DELIVERY_DUPLICATE' });

@@ -32,7 +32,8 @@ export function buildValidator(variables: readonly VariableDefinition[]): Payloa
         if (v.required) ctx.addIssue({ code: 'custom', message: 'is required' });
         return;
       }
-      if (!base.safeParse(value).success) ctx.addIssue({ code: 'custom', message: `must be ${typeNames[v.type]}` });
+      if (!base.safeParse(value).success)
+        ctx.addIssue({ code: 'custom', message: `must be ${typeNames[v.type]}` });
     });
     shape[v.name] = typed;
   }
@@ -42,7 +43,9 @@ export function buildValidator(variables: readonly VariableDefinition[]): Payloa
       return variables.length ? [{ path: '', message: 'the body must be a JSON object' }] : [];
     }
     const result = schema.safeParse(body);
-    return result.success ? [] : result.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
+    return result.success
+      ? []
+      : result.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
   };
 }
 

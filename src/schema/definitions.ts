@@ -16,10 +16,15 @@ export type VariableDefinition = {
 };
 
 export const variableSchema = z.object({
-  name: z.string().regex(VARIABLE_NAME, 'must start with a letter or _ and contain only letters, digits and _'),
+  name: z
+    .string()
+    .regex(VARIABLE_NAME, 'must start with a letter or _ and contain only letters, digits and _'),
   type: z.enum(VariableType),
   description: z.string().max(2000).nullish(),
-  required: z.boolean().nullish().transform((v) => v ?? false),
+  required: z
+    .boolean()
+    .nullish()
+    .transform((v) => v ?? false),
 });
 
 export const triggerSchema = z.object({
@@ -33,7 +38,8 @@ export const triggerSchema = z.object({
     .superRefine((vars, ctx) => {
       const seen = new Set<string>();
       vars.forEach((v, i) => {
-        if (seen.has(v.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate variable "${v.name}"` });
+        if (seen.has(v.name))
+          ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate variable "${v.name}"` });
         seen.add(v.name);
       });
     }),
@@ -58,7 +64,10 @@ export const stepSchema = z.object({
   key: z.string().regex(STEP_KEY, 'must start with a letter or _ and contain only letters, digits, _ and -'),
   plugin: z.string().min(1, 'must name a plugin, optionally pinned as name@version'),
   action: z.string().min(1),
-  input: z.record(z.string(), z.unknown()).nullish().transform((v) => v ?? {}),
+  input: z
+    .record(z.string(), z.unknown())
+    .nullish()
+    .transform((v) => v ?? {}),
   when: z.string().max(500).nullish(),
   credentialId: z.string().nullish(),
 });
@@ -76,7 +85,8 @@ export const stepsSchema = z
   .superRefine((steps, ctx) => {
     const seen = new Set<string>();
     steps.forEach((s, i) => {
-      if (seen.has(s.key)) ctx.addIssue({ code: 'custom', path: [i, 'key'], message: `duplicate step key "${s.key}"` });
+      if (seen.has(s.key))
+        ctx.addIssue({ code: 'custom', path: [i, 'key'], message: `duplicate step key "${s.key}"` });
       seen.add(s.key);
     });
   });

@@ -98,7 +98,8 @@ export class WebhookTriggerInput {
 
   @Field(() => String, {
     nullable: true,
-    description: 'A {{…}} reference whose value is the idempotency key, when the sender has no delivery id header',
+    description:
+      'A {{…}} reference whose value is the idempotency key, when the sender has no delivery id header',
   })
   idempotencyKey?: string | null;
 }
@@ -114,10 +115,16 @@ export class StepInput {
   @Field()
   action!: string;
 
-  @Field(() => GraphQLJSONObject, { nullable: true, description: 'Action input; strings may hold {{…}} templates' })
+  @Field(() => GraphQLJSONObject, {
+    nullable: true,
+    description: 'Action input; strings may hold {{…}} templates',
+  })
   input?: Record<string, unknown> | null;
 
-  @Field(() => String, { nullable: true, description: 'A {{…}} reference; the step is skipped when it is falsy' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'A {{…}} reference; the step is skipped when it is falsy',
+  })
   when?: string | null;
 
   @Field(() => String, { nullable: true })

@@ -10,7 +10,13 @@ const KEY_PREFIX = 'hf_';
 
 export type CreatedKey = { apiKey: ApiKey; key: string };
 
-async function insertKey(em: EntityManager, workspace: Workspace, name: string, role: ApiKeyRole, key: string) {
+async function insertKey(
+  em: EntityManager,
+  workspace: Workspace,
+  name: string,
+  role: ApiKeyRole,
+  key: string,
+) {
   const apiKey = em.create(ApiKey, { workspace, name, role, keyHash: sha256(key), prefix: key.slice(0, 10) });
   await em.persist(apiKey).flush();
   return apiKey;
@@ -20,7 +26,10 @@ async function insertKey(em: EntityManager, workspace: Workspace, name: string, 
  * On an empty database: creates the first workspace and its admin key. Returns the key only when it
  * was generated here (so it can be printed once); undefined when the database was not empty.
  */
-export async function bootstrap(em: EntityManager, adminKey?: string): Promise<{ key: string; generated: boolean } | undefined> {
+export async function bootstrap(
+  em: EntityManager,
+  adminKey?: string,
+): Promise<{ key: string; generated: boolean } | undefined> {
   if ((await em.count(Workspace, {})) > 0) return undefined;
   const workspace = em.create(Workspace, { name: 'Default' });
   const key = adminKey ?? KEY_PREFIX + newToken();
@@ -36,9 +45,15 @@ export async function authenticate(em: EntityManager, key: string | undefined): 
   return { workspaceId: found.workspace.id, role: found.role, apiKeyId: found.id };
 }
 
-export async function createApiKey(em: EntityManager, scope: Scope, name: string, role: ApiKeyRole): Promise<CreatedKey> {
+export async function createApiKey(
+  em: EntityManager,
+  scope: Scope,
+  name: string,
+  role: ApiKeyRole,
+): Promise<CreatedKey> {
   requireRole(scope, ApiKeyRole.ADMIN);
-  if (!name.trim()) throw new BadInputError('invalid API key', [{ path: 'name', message: 'must not be empty' }]);
+  if (!name.trim())
+    throw new BadInputError('invalid API key', [{ path: 'name', message: 'must not be empty' }]);
   const key = KEY_PREFIX + newToken();
   const workspace = em.getReference(Workspace, scope.workspaceId);
   return { apiKey: await insertKey(em, workspace, name.trim(), role, key), key };
@@ -58,7 +73,10 @@ export async function listApiKeys(em: EntityManager, scope: Scope): Promise<ApiK
 }
 
 /** For tests and multi-workspace setups: a new workspace with its own admin key. */
-export async function createWorkspace(em: EntityManager, name: string): Promise<{ workspace: Workspace; key: string }> {
+export async function createWorkspace(
+  em: EntityManager,
+  name: string,
+): Promise<{ workspace: Workspace; key: string }> {
   const workspace = em.create(Workspace, { name });
   const key = KEY_PREFIX + newToken();
   await insertKey(em, workspace, 'admin', ApiKeyRole.ADMIN, key);

@@ -25,7 +25,9 @@ export function lockDataDir(dataDir: string): () => void {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = Number(readFileSync(file, 'utf8').trim());
       if (owner && owner !== process.pid && alive(owner)) {
-        throw new Error(`${path.resolve(dataDir)} is in use by Hookflow process ${owner}; stop it or choose another DATA_DIR`);
+        throw new Error(
+          `${path.resolve(dataDir)} is in use by Hookflow process ${owner}; stop it or choose another DATA_DIR`,
+        );
       }
       rmSync(file, { force: true });
     }

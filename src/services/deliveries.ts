@@ -10,7 +10,10 @@ import { findOwned, type Scope } from './scope';
 /** An active flow's trigger with the version new deliveries run on. */
 export type ActiveTrigger = { trigger: WebhookTrigger; version: FlowVersion };
 
-export async function findActiveTrigger(em: EntityManager, token: string): Promise<ActiveTrigger | undefined> {
+export async function findActiveTrigger(
+  em: EntityManager,
+  token: string,
+): Promise<ActiveTrigger | undefined> {
   const trigger = await em.findOne(WebhookTrigger, { tokenHash: sha256(token) }, { populate: ['flow'] });
   if (!trigger || trigger.flow.status !== FlowStatus.ACTIVE) return undefined;
   const version = await em.findOne(FlowVersion, { flow: trigger.flow, version: trigger.flow.version });
@@ -52,7 +55,8 @@ export async function recordDelivery(
         trigger,
         flowVersion: version.version,
         validationErrors: incoming.validationErrors ?? [],
-        dispatchState: incoming.status === DeliveryStatus.ACCEPTED ? DispatchState.PENDING : DispatchState.DISPATCHED,
+        dispatchState:
+          incoming.status === DeliveryStatus.ACCEPTED ? DispatchState.PENDING : DispatchState.DISPATCHED,
       });
       tx.persist(d);
       return d;

@@ -39,7 +39,10 @@ export class Dispatcher {
     } catch (err) {
       if (this.unavailableSince === undefined) {
         this.unavailableSince = Date.now();
-        this.opts.log.warn({ deliveryId, err: (err as Error).message }, 'could not start the run yet; the relay will retry');
+        this.opts.log.warn(
+          { deliveryId, err: (err as Error).message },
+          'could not start the run yet; the relay will retry',
+        );
       }
       return false;
     }

@@ -42,8 +42,14 @@ export class UnavailableError extends AppError {
 }
 
 /** zod issues → our {path, message} list, with paths like `steps[0].key`. */
-export function zodIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[], prefix = ''): IssueDetail[] {
-  return issues.map((i) => ({ path: formatPath([prefix, ...i.path].filter((p) => p !== '')), message: i.message }));
+export function zodIssues(
+  issues: readonly { path: readonly PropertyKey[]; message: string }[],
+  prefix = '',
+): IssueDetail[] {
+  return issues.map((i) => ({
+    path: formatPath([prefix, ...i.path].filter((p) => p !== '')),
+    message: i.message,
+  }));
 }
 
 export function formatPath(parts: readonly PropertyKey[]): string {

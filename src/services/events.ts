@@ -38,7 +38,10 @@ export class InProcessEventBus implements EventBus {
     this.emitter.emit('event', { ...event, at: event.at ?? new Date().toISOString() });
   }
 
-  async *subscribe(filter: { workspaceId: string; flowId?: string }, signal: AbortSignal): AsyncIterable<FlowEvent> {
+  async *subscribe(
+    filter: { workspaceId: string; flowId?: string },
+    signal: AbortSignal,
+  ): AsyncIterable<FlowEvent> {
     try {
       for await (const [event] of on(this.emitter, 'event', { signal }) as AsyncIterable<[FlowEvent]>) {
         if (event.workspaceId !== filter.workspaceId) continue;

@@ -41,7 +41,11 @@ export class FlowService {
     const steps = this.parseSteps(input.steps);
     const flow = em.create(Flow, { workspace: em.getReference(Workspace, scope.workspaceId), name });
     const token = newToken();
-    em.create(WebhookTrigger, { flow, tokenHash: sha256(token), tokenEncrypted: this.deps.box.encrypt(token) });
+    em.create(WebhookTrigger, {
+      flow,
+      tokenHash: sha256(token),
+      tokenEncrypted: this.deps.box.encrypt(token),
+    });
     em.create(FlowVersion, { flow, version: 1, trigger, steps });
     await em.flush();
     return flow;
@@ -110,7 +114,8 @@ export class FlowService {
 
   private parseTrigger(input: unknown): TriggerDefinition {
     const parsed = triggerSchema.safeParse(input);
-    if (!parsed.success) throw new BadInputError('invalid trigger', zodIssues(parsed.error.issues, 'trigger'));
+    if (!parsed.success)
+      throw new BadInputError('invalid trigger', zodIssues(parsed.error.issues, 'trigger'));
     return parsed.data;
   }
 

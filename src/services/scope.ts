@@ -26,9 +26,7 @@ export async function findOwned<T extends object & Owned>(
   scope: Scope,
   what: string,
 ): Promise<T> {
-  const found = isUuid(id)
-    ? await em.findOne(entity, { id, workspace: scope.workspaceId } as never)
-    : null;
+  const found = isUuid(id) ? await em.findOne(entity, { id, workspace: scope.workspaceId } as never) : null;
   if (!found) throw new NotFoundError(`${what} ${id} not found`);
   return found as T;
 }

@@ -19,7 +19,10 @@ export function parsePath(path: string): (string | number)[] | undefined {
 const hasOwn = (o: object, k: PropertyKey) => Object.prototype.hasOwnProperty.call(o, k);
 
 /** Reads own properties only, so `__proto__` or `constructor` in a path never reaches prototypes. */
-export function getPath(value: unknown, segments: readonly (string | number)[]): { found: boolean; value?: unknown } {
+export function getPath(
+  value: unknown,
+  segments: readonly (string | number)[],
+): { found: boolean; value?: unknown } {
   let current: unknown = value;
   for (const seg of segments) {
     if (current === null || typeof current !== 'object') return { found: false };

@@ -32,12 +32,22 @@ function installRuntime(log: WorkerOptions['log']) {
 
 /** The workflow code is bundled once per process and shared by every worker. */
 function workflowBundle(): Promise<WorkflowBundle> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietBundlerLogger });
+  bundle ??= bundleWorkflowCode({
+    workflowsPath: require.resolve('../workflows'),
+    logger: quietBundlerLogger,
+  });
   return bundle;
 }
 
 const noop = () => undefined;
-const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop };
+const quietBundlerLogger = {
+  trace: noop,
+  debug: noop,
+  info: noop,
+  warn: noop,
+  error: console.error,
+  log: noop,
+};
 
 /**
  * Runs a worker until stop() is called. While Temporal is unreachable it keeps trying to connect, so a
@@ -75,7 +85,9 @@ export class FlowWorker {
         await this.worker.run();
       } catch (err) {
         if (!announcedWaiting && !this.stopped) {
-          this.opts.log.warn(`Temporal at ${this.opts.address} unavailable (${(err as Error).message}); retrying`);
+          this.opts.log.warn(
+            `Temporal at ${this.opts.address} unavailable (${(err as Error).message}); retrying`,
+          );
           announcedWaiting = true;
         }
       } finally {

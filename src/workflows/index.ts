@@ -22,7 +22,11 @@ export async function runFlow(input: RunFlowInput): Promise<RunFlowResult> {
       },
     });
     try {
-      await runStep({ runId: prepared.runId, stepKey: step.key, maximumAttempts: step.retry.maximumAttempts });
+      await runStep({
+        runId: prepared.runId,
+        stepKey: step.key,
+        maximumAttempts: step.retry.maximumAttempts,
+      });
     } catch (err) {
       const error = `step "${step.key}" failed: ${failureMessage(err)}`;
       await bookkeeping.finishRun({ runId: prepared.runId, status: 'FAILED', error });

@@ -5,7 +5,12 @@ export type RunFlowInput = { deliveryId: string; workflowId: string };
 export type StepPlan = {
   key: string;
   timeoutMs: number;
-  retry: { maximumAttempts: number; initialIntervalMs: number; backoffCoefficient: number; maximumIntervalMs: number };
+  retry: {
+    maximumAttempts: number;
+    initialIntervalMs: number;
+    backoffCoefficient: number;
+    maximumIntervalMs: number;
+  };
 };
 
 export type PreparedRun = { runId: string; finished: boolean; steps: StepPlan[] };

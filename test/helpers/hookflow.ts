@@ -12,7 +12,8 @@ export type TestApp = App & { adminKey: string; config: Config };
 
 export function temporalAddress(): string {
   const address = process.env.TEST_TEMPORAL_ADDRESS;
-  if (!address) throw new Error('TEST_TEMPORAL_ADDRESS is not set: the Jest global setup starts the Temporal dev server');
+  if (!address)
+    throw new Error('TEST_TEMPORAL_ADDRESS is not set: the Jest global setup starts the Temporal dev server');
   return address;
 }
 
@@ -23,7 +24,11 @@ export async function testConfig(overrides: Partial<Config> = {}): Promise<Confi
     port,
     publicUrl: `http://127.0.0.1:${port}`,
     dataDir: mkdtempSync(path.join(os.tmpdir(), 'hookflow-test-')),
-    temporal: { address: temporalAddress(), namespace: 'default', taskQueue: `test-${randomBytes(4).toString('hex')}` },
+    temporal: {
+      address: temporalAddress(),
+      namespace: 'default',
+      taskQueue: `test-${randomBytes(4).toString('hex')}`,
+    },
     roles: ['api', 'ingress', 'worker'],
     secretKey: randomBytes(32),
     adminKey: `hf_test_${randomBytes(16).toString('hex')}`,
@@ -39,7 +44,10 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
   return { ...app, adminKey: config.adminKey!, config };
 }
 
-export type GqlResult<T = any> = { data?: T; errors?: { message: string; extensions?: Record<string, any> }[] };
+export type GqlResult<T = any> = {
+  data?: T;
+  errors?: { message: string; extensions?: Record<string, any> }[];
+};
 
 export async function gql<T = any>(
   app: { config: Config },
@@ -56,7 +64,12 @@ export async function gql<T = any>(
 }
 
 /** Like gql, but fails the test on any GraphQL error. */
-export async function gqlOk<T = any>(app: { config: Config }, key: string, query: string, variables = {}): Promise<T> {
+export async function gqlOk<T = any>(
+  app: { config: Config },
+  key: string,
+  query: string,
+  variables = {},
+): Promise<T> {
   const r = await gql<T>(app, key, query, variables);
   if (r.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(r.errors)}`);
   return r.data as T;
@@ -88,7 +101,11 @@ export function subscribe<T = any>(client: WsClient, query: string, variables: R
 }
 
 /** Polls until check returns a value (not undefined) or the time runs out. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -98,7 +115,8 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

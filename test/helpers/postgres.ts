@@ -25,7 +25,11 @@ export async function createTestDatabase(): Promise<{ url: string; name: string;
 }
 
 /** Runs one query against a test database. */
-export async function query<T = Record<string, unknown>>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+export async function query<T = Record<string, unknown>>(
+  url: string,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T[]> {
   const c = new Client({ connectionString: url });
   await c.connect();
   try {

@@ -70,14 +70,22 @@ async function postJson(url: string, body: unknown, headers: Record<string, stri
 async function runOrderScenario(app: TestApp) {
   const target = await startTargetServer();
   try {
-    const { createFlow: flow } = await gqlOk(app, app.adminKey, CREATE_FLOW, { input: orderFlowInput(target.url) });
+    const { createFlow: flow } = await gqlOk(app, app.adminKey, CREATE_FLOW, {
+      input: orderFlowInput(target.url),
+    });
     expect(flow.webhookUrl).toMatch(new RegExp(`^${app.config.publicUrl}/api/webhook/[A-Za-z0-9_-]{43,}$`));
-    expect(flow.steps).toEqual([{ key: 'notify', plugin: 'http', pluginVersion: '0.1.0', action: 'request' }]);
+    expect(flow.steps).toEqual([
+      { key: 'notify', plugin: 'http', pluginVersion: '0.1.0', action: 'request' },
+    ]);
 
     const ws = wsClient(app, app.adminKey);
-    const sub = subscribe(ws, 'subscription($id: ID) { flowActivity(flowId: $id) { type flowId deliveryId runId stepKey status } }', {
-      id: flow.id,
-    });
+    const sub = subscribe(
+      ws,
+      'subscription($id: ID) { flowActivity(flowId: $id) { type flowId deliveryId runId stepKey status } }',
+      {
+        id: flow.id,
+      },
+    );
     await new Promise((r) => setTimeout(r, 300)); // let the subscription register
 
     const accepted = await postJson(flow.webhookUrl, ORDER);
@@ -96,10 +104,15 @@ async function runOrderScenario(app: TestApp) {
       summary: 'Order A-1001 of 129.5 for ada@example.com',
     });
 
-    const delivery = await eventually(async () => {
-      const d = (await gqlOk(app, app.adminKey, DELIVERY_WITH_RUN, { id: accepted.body.deliveryId })).delivery;
-      return d.run?.status === 'COMPLETED' ? d : undefined;
-    }, 30_000, 'the run to complete');
+    const delivery = await eventually(
+      async () => {
+        const d = (await gqlOk(app, app.adminKey, DELIVERY_WITH_RUN, { id: accepted.body.deliveryId }))
+          .delivery;
+        return d.run?.status === 'COMPLETED' ? d : undefined;
+      },
+      30_000,
+      'the run to complete',
+    );
     expect(delivery.status).toBe('ACCEPTED');
     expect(delivery.body).toEqual(ORDER);
     expect(delivery.run.steps).toHaveLength(1);
@@ -108,13 +121,27 @@ async function runOrderScenario(app: TestApp) {
     expect(step.durationMs).toBeGreaterThanOrEqual(0);
     expect(step.output).toMatchObject({ status: 200, body: { ok: true } });
 
-    const types = await eventually(async () => {
-      const t = sub.events.map((e) => e.flowActivity.type);
-      return t.includes('RUN_FINISHED') ? t : undefined;
-    }, 10_000, 'the RUN_FINISHED event');
-    expect(types).toEqual(['DELIVERY_RECEIVED', 'RUN_STARTED', 'STEP_STARTED', 'STEP_SUCCEEDED', 'RUN_FINISHED']);
+    const types = await eventually(
+      async () => {
+        const t = sub.events.map((e) => e.flowActivity.type);
+        return t.includes('RUN_FINISHED') ? t : undefined;
+      },
+      10_000,
+      'the RUN_FINISHED event',
+    );
+    expect(types).toEqual([
+      'DELIVERY_RECEIVED',
+      'RUN_STARTED',
+      'STEP_STARTED',
+      'STEP_SUCCEEDED',
+      'RUN_FINISHED',
+    ]);
     const finished = sub.events.at(-1).flowActivity;
-    expect(finished).toMatchObject({ flowId: flow.id, deliveryId: accepted.body.deliveryId, status: 'COMPLETED' });
+    expect(finished).toMatchObject({
+      flowId: flow.id,
+      deliveryId: accepted.body.deliveryId,
+      status: 'COMPLETED',
+    });
     expect(sub.errors).toEqual([]);
     sub.dispose();
     await ws.dispose();
@@ -165,7 +192,9 @@ describe('the webhook pipeline on PostgreSQL and the Temporal dev server', () =>
   it('rejects a payload missing a required variable with 422, records why, and starts no run', async () => {
     const target = await startTargetServer();
     try {
-      const { createFlow: flow } = await gqlOk(app, app.adminKey, CREATE_FLOW, { input: orderFlowInput(target.url) });
+      const { createFlow: flow } = await gqlOk(app, app.adminKey, CREATE_FLOW, {
+        input: orderFlowInput(target.url),
+      });
       const { customer_email: _, ...incomplete } = ORDER;
       const res = await postJson(flow.webhookUrl, { ...incomplete, total: 'lots' });
       expect(res.status).toBe(422);
@@ -177,7 +206,9 @@ describe('the webhook pipeline on PostgreSQL and the Temporal dev server', () =>
           { path: 'total', message: 'must be a number' },
         ],
       });
-      const rows = await query(db.url, 'select id, status, reject_reason from delivery where flow_id = $1', [flow.id]);
+      const rows = await query(db.url, 'select id, status, reject_reason from delivery where flow_id = $1', [
+        flow.id,
+      ]);
       expect(rows).toEqual([{ id: expect.any(String), status: 'REJECTED', reject_reason: 'VALIDATION' }]);
       await new Promise((r) => setTimeout(r, 2500)); // past the relay's grace period
       expect(await query(db.url, 'select id from run where flow_id = $1', [flow.id])).toEqual([]);
@@ -191,8 +222,14 @@ describe('the webhook pipeline on PostgreSQL and the Temporal dev server', () =>
   });
 
   it('answers 405 with Allow for a method the trigger does not accept', async () => {
-    const { createFlow: flow } = await gqlOk(app, app.adminKey, CREATE_FLOW, { input: { name: 'Only POST' } });
-    const res = await fetch(flow.webhookUrl, { method: 'PUT', body: '{}', headers: { 'content-type': 'application/json' } });
+    const { createFlow: flow } = await gqlOk(app, app.adminKey, CREATE_FLOW, {
+      input: { name: 'Only POST' },
+    });
+    const res = await fetch(flow.webhookUrl, {
+      method: 'PUT',
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('POST');
     expect(await query(db.url, 'select id from delivery where flow_id = $1', [flow.id])).toEqual([]);
@@ -201,11 +238,16 @@ describe('the webhook pipeline on PostgreSQL and the Temporal dev server', () =>
   it('answers a repeated delivery id with 200 and the original delivery, without a second run', async () => {
     const target = await startTargetServer();
     try {
-      const { createFlow: flow } = await gqlOk(app, app.adminKey, CREATE_FLOW, { input: orderFlowInput(target.url) });
+      const { createFlow: flow } = await gqlOk(app, app.adminKey, CREATE_FLOW, {
+        input: orderFlowInput(target.url),
+      });
       const first = await postJson(flow.webhookUrl, ORDER, { 'Idempotency-Key': 'order-A-1001' });
       const second = await postJson(flow.webhookUrl, ORDER, { 'Idempotency-Key': 'order-A-1001' });
       expect(first.status).toBe(202);
-      expect(second).toEqual({ status: 200, body: { deliveryId: first.body.deliveryId, status: 'duplicate' } });
+      expect(second).toEqual({
+        status: 200,
+        body: { deliveryId: first.body.deliveryId, status: 'duplicate' },
+      });
       await eventually(async () => {
         const d = (await gqlOk(app, app.adminKey, DELIVERY_WITH_RUN, { id: first.body.deliveryId })).delivery;
         return d.run?.status === 'COMPLETED' ? d : undefined;
@@ -219,13 +261,28 @@ describe('the webhook pipeline on PostgreSQL and the Temporal dev server', () =>
 
   it('stops answering on a paused flow or a rotated token', async () => {
     const { createFlow: flow } = await gqlOk(app, app.adminKey, CREATE_FLOW, { input: { name: 'Toggle' } });
-    await gqlOk(app, app.adminKey, 'mutation($id: ID!) { setFlowStatus(id: $id, status: PAUSED) { status } }', { id: flow.id });
+    await gqlOk(
+      app,
+      app.adminKey,
+      'mutation($id: ID!) { setFlowStatus(id: $id, status: PAUSED) { status } }',
+      { id: flow.id },
+    );
     expect((await postJson(flow.webhookUrl, {})).status).toBe(404);
-    await gqlOk(app, app.adminKey, 'mutation($id: ID!) { setFlowStatus(id: $id, status: ACTIVE) { status } }', { id: flow.id });
+    await gqlOk(
+      app,
+      app.adminKey,
+      'mutation($id: ID!) { setFlowStatus(id: $id, status: ACTIVE) { status } }',
+      { id: flow.id },
+    );
     expect((await postJson(flow.webhookUrl, {})).status).toBe(202);
-    const rotated = await gqlOk(app, app.adminKey, 'mutation($id: ID!) { rotateWebhookToken(id: $id) { webhookUrl } }', {
-      id: flow.id,
-    });
+    const rotated = await gqlOk(
+      app,
+      app.adminKey,
+      'mutation($id: ID!) { rotateWebhookToken(id: $id) { webhookUrl } }',
+      {
+        id: flow.id,
+      },
+    );
     expect(rotated.rotateWebhookToken.webhookUrl).not.toBe(flow.webhookUrl);
     expect((await postJson(flow.webhookUrl, {})).status).toBe(404);
     expect((await postJson(rotated.rotateWebhookToken.webhookUrl, {})).status).toBe(202);

@@ -2,7 +2,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { TemporalDevServer, freePort } from '../../src/temporal/dev-server';
-import { CREATE_FLOW, DELIVERY_WITH_RUN, eventually, gqlOk, startTestApp, temporalAddress, type TestApp } from '../helpers/hookflow';
+import {
+  CREATE_FLOW,
+  DELIVERY_WITH_RUN,
+  eventually,
+  gqlOk,
+  startTestApp,
+  temporalAddress,
+  type TestApp,
+} from '../helpers/hookflow';
 import { createTestDatabase, query } from '../helpers/postgres';
 import { startTargetServer } from '../helpers/target-server';
 
@@ -24,7 +32,11 @@ function flowInput(targetUrl: string) {
 }
 
 async function post(url: string, body: unknown) {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, body: (await res.json()) as any };
 }
 
@@ -39,7 +51,11 @@ describe('a delivery accepted while Temporal is unreachable', () => {
     port = await freePort();
     app = await startTestApp({
       databaseUrl: db.url,
-      temporal: { address: `127.0.0.1:${port}`, namespace: 'default', taskQueue: `test-${randomBytes(4).toString('hex')}` },
+      temporal: {
+        address: `127.0.0.1:${port}`,
+        namespace: 'default',
+        taskQueue: `test-${randomBytes(4).toString('hex')}`,
+      },
     });
   });
   afterAll(async () => {
@@ -51,26 +67,43 @@ describe('a delivery accepted while Temporal is unreachable', () => {
   it('is accepted, waits, and runs exactly once when Temporal comes back', async () => {
     const target = await startTargetServer();
     try {
-      const { createFlow: flow } = await gqlOk(app, app.adminKey, CREATE_FLOW, { input: flowInput(target.url) });
+      const { createFlow: flow } = await gqlOk(app, app.adminKey, CREATE_FLOW, {
+        input: flowInput(target.url),
+      });
       const ready = await fetch(`${app.url}/readyz`);
       expect(ready.status).toBe(503);
-      expect(await ready.json()).toEqual({ status: 'not_ready', checks: { database: true, temporal: false } });
+      expect(await ready.json()).toEqual({
+        status: 'not_ready',
+        checks: { database: true, temporal: false },
+      });
 
       const accepted = await post(flow.webhookUrl, ORDER);
       expect(accepted.status).toBe(202);
-      const [row] = await query(db.url, 'select dispatch_state from delivery where id = $1', [accepted.body.deliveryId]);
+      const [row] = await query(db.url, 'select dispatch_state from delivery where id = $1', [
+        accepted.body.deliveryId,
+      ]);
       expect(row).toEqual({ dispatch_state: 'PENDING' });
 
-      temporal = new TemporalDevServer({ cliPath: process.env.TEST_TEMPORAL_CLI_PATH!, port, namespace: 'default', log: () => undefined });
+      temporal = new TemporalDevServer({
+        cliPath: process.env.TEST_TEMPORAL_CLI_PATH!,
+        port,
+        namespace: 'default',
+        log: () => undefined,
+      });
       await temporal.start();
 
-      await eventually(async () => {
-        const d = (await gqlOk(app, app.adminKey, DELIVERY_WITH_RUN, { id: accepted.body.deliveryId })).delivery;
-        return d.run?.status === 'COMPLETED' ? d : undefined;
-      }, 60_000, 'the run after Temporal came back');
-      expect(await query(db.url, 'select dispatch_state from delivery where id = $1', [accepted.body.deliveryId])).toEqual([
-        { dispatch_state: 'DISPATCHED' },
-      ]);
+      await eventually(
+        async () => {
+          const d = (await gqlOk(app, app.adminKey, DELIVERY_WITH_RUN, { id: accepted.body.deliveryId }))
+            .delivery;
+          return d.run?.status === 'COMPLETED' ? d : undefined;
+        },
+        60_000,
+        'the run after Temporal came back',
+      );
+      expect(
+        await query(db.url, 'select dispatch_state from delivery where id = $1', [accepted.body.deliveryId]),
+      ).toEqual([{ dispatch_state: 'DISPATCHED' }]);
       expect(await query(db.url, 'select count(*)::int as n from run')).toEqual([{ n: 1 }]);
       expect(target.requests.map((r) => r.url)).toEqual(['/hook/R-1']);
     } finally {
@@ -139,10 +172,15 @@ describe('the Hookflow process killed with SIGKILL right after a 202', () => {
       expect(await query(db.url, 'select id from delivery')).toEqual([{ id: accepted.body.deliveryId }]);
 
       child = await startProcess(env);
-      const delivery = await eventually(async () => {
-        const d = (await gqlOk(api, adminKey, DELIVERY_WITH_RUN, { id: accepted.body.deliveryId })).delivery;
-        return d.run?.status === 'COMPLETED' ? d : undefined;
-      }, 60_000, 'the run after the restart');
+      const delivery = await eventually(
+        async () => {
+          const d = (await gqlOk(api, adminKey, DELIVERY_WITH_RUN, { id: accepted.body.deliveryId }))
+            .delivery;
+          return d.run?.status === 'COMPLETED' ? d : undefined;
+        },
+        60_000,
+        'the run after the restart',
+      );
       expect(delivery.run.steps).toEqual([expect.objectContaining({ stepKey: 'call', status: 'SUCCEEDED' })]);
       expect(await query(db.url, 'select count(*)::int as n from run')).toEqual([{ n: 1 }]);
       expect(await query(db.url, 'select count(*)::int as n from step_run')).toEqual([{ n: 1 }]);

@@ -52,12 +52,22 @@ describe('configuration', () => {
     expect(error).toBeInstanceOf(ConfigError);
     const named = error!.problems.map((p) => p.split(':')[0]).sort();
     expect(named).toEqual(
-      ['DATABASE_URL', 'HOOKFLOW_ROLES', 'HOOKFLOW_SECRET_KEY', 'LOG_LEVEL', 'PORT', 'PUBLIC_URL', 'TEMPORAL_ADDRESS'].sort(),
+      [
+        'DATABASE_URL',
+        'HOOKFLOW_ROLES',
+        'HOOKFLOW_SECRET_KEY',
+        'LOG_LEVEL',
+        'PORT',
+        'PUBLIC_URL',
+        'TEMPORAL_ADDRESS',
+      ].sort(),
     );
   });
 
   it('requires a secret key with an external database', () => {
-    expect(() => loadConfig({ DATABASE_URL: 'postgres://u@db/x' })).toThrow(/HOOKFLOW_SECRET_KEY: is required/);
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://u@db/x' })).toThrow(
+      /HOOKFLOW_SECRET_KEY: is required/,
+    );
   });
 
   it('stops the process at start with the message, before touching anything', () => {

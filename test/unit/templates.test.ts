@@ -2,7 +2,14 @@ import { listReferences, parsePath, renderValue, type TemplateScope } from '../.
 
 const scope: TemplateScope = {
   webhook: {
-    body: { order_id: 'A-1', total: 12.5, paid: false, items: [{ sku: 'S1' }], note: '{{webhook.order_id}}', nested: { a: { b: 1 } } },
+    body: {
+      order_id: 'A-1',
+      total: 12.5,
+      paid: false,
+      items: [{ sku: 'S1' }],
+      note: '{{webhook.order_id}}',
+      nested: { a: { b: 1 } },
+    },
     headers: { 'x-shop-id': 'shop-7', authorization: '[redacted]' },
     query: { source: 'zapier' },
   },
@@ -44,7 +51,10 @@ describe('templates', () => {
   });
 
   it('does not walk into prototypes', () => {
-    expect(renderValue('{{webhook.__proto__}}', scope)).toEqual({ value: '', missing: ['webhook.__proto__'] });
+    expect(renderValue('{{webhook.__proto__}}', scope)).toEqual({
+      value: '',
+      missing: ['webhook.__proto__'],
+    });
     expect(renderValue('{{webhook.constructor.name}}', scope).value).toBe('');
   });
 
@@ -55,6 +65,9 @@ describe('templates', () => {
   });
 
   it('lists references', () => {
-    expect(listReferences({ a: ['{{webhook.a}} and {{ steps.s.output.x }}'], b: 1 })).toEqual(['webhook.a', 'steps.s.output.x']);
+    expect(listReferences({ a: ['{{webhook.a}} and {{ steps.s.output.x }}'], b: 1 })).toEqual([
+      'webhook.a',
+      'steps.s.output.x',
+    ]);
   });
 });
