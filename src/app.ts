@@ -83,7 +83,6 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       await devServer.start();
       cleanups.push(() => devServer.stop());
       temporalAddress = devServer.address;
-      log.info({ address: temporalAddress }, 'Temporal dev server ready');
     }
     const starter =
       temporalAddress !== undefined

@@ -24,7 +24,8 @@ let runtimeLog: WorkerOptions['log'] | undefined;
 function installRuntime(log: WorkerOptions['log']) {
   if (!runtimeLog) {
     Runtime.install({
-      logger: new DefaultLogger('WARN', (entry) => runtimeLog?.warn(`temporal: ${entry.message}`)),
+      logger: new DefaultLogger('WARN', (entry) =>
+        runtimeLog?.warn(`temporal: ${entry.message}${entry.meta?.error ? `: ${String(entry.meta.error)}` : ''}`)),
     });
   }
   runtimeLog = log;
