@@ -23,6 +23,7 @@ export class Dispatcher {
   private timer?: NodeJS.Timeout;
   private relaying?: Promise<void>;
   private unavailableSince?: number;
+  private readonly inFlight = new Set<Promise<boolean>>();
 
   constructor(
     private readonly db: Database,
@@ -30,7 +31,14 @@ export class Dispatcher {
     private readonly opts: DispatcherOptions,
   ) {}
 
-  async dispatch(deliveryId: string): Promise<boolean> {
+  dispatch(deliveryId: string): Promise<boolean> {
+    const attempt = this.tryDispatch(deliveryId);
+    this.inFlight.add(attempt);
+    void attempt.finally(() => this.inFlight.delete(attempt));
+    return attempt;
+  }
+
+  private async tryDispatch(deliveryId: string): Promise<boolean> {
     try {
       await this.starter.start(deliveryId);
       await markDispatched(this.db.em(), deliveryId);
@@ -79,5 +87,6 @@ export class Dispatcher {
     clearTimeout(this.timer);
     this.timer = undefined;
     await this.relaying;
+    await Promise.all(this.inFlight);
   }
 }

@@ -17,7 +17,8 @@ export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal';
 const EXE = process.platform === 'win32' ? '.exe' : '';
 const HEARTBEAT_MS = 15_000;
 
-export type TemporalCliErrorCode = 'TEMPORAL_CLI_INVALID_PATH' | 'TEMPORAL_CLI_NOT_FOUND' | 'TEMPORAL_CLI_INSTALL_FAILED';
+export type TemporalCliErrorCode =
+  'TEMPORAL_CLI_INVALID_PATH' | 'TEMPORAL_CLI_NOT_FOUND' | 'TEMPORAL_CLI_INSTALL_FAILED';
 
 export class TemporalCliError extends Error {
   constructor(
@@ -77,7 +78,9 @@ export async function findTemporalCli(opts: FindTemporalCliOptions): Promise<str
       'TEMPORAL_CLI_NOT_FOUND',
       [
         `Temporal CLI not found (looked on PATH and at ${cached})` +
-          (opts.install === false ? ' and installing is disabled.' : ', and Go is not installed to build it.'),
+          (opts.install === false
+            ? ' and installing is disabled.'
+            : ', and Go is not installed to build it.'),
         'The embedded Temporal dev server needs it. Options:',
         '  - set TEMPORAL_CLI_PATH to an existing Temporal CLI binary;',
         '  - install the Temporal CLI (https://docs.temporal.io/cli) so that `temporal` is on PATH;',
@@ -100,12 +103,24 @@ async function installWithGo(go: string, cacheDir: string, log: (msg: string) =>
     `Temporal CLI not found; building ${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION} with ${go} ` +
       '(first build takes a few minutes; later runs reuse the cache)',
   );
-  const heartbeat = setInterval(() => log(`still building the Temporal CLI (${elapsed()} elapsed)`), HEARTBEAT_MS);
+  const heartbeat = setInterval(
+    () => log(`still building the Temporal CLI (${elapsed()} elapsed)`),
+    HEARTBEAT_MS,
+  );
   try {
-    await runStreaming(go, ['install', `${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}`], { ...process.env, GOBIN: tmpDir }, log);
+    await runStreaming(
+      go,
+      ['install', `${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}`],
+      { ...process.env, GOBIN: tmpDir },
+      log,
+    );
     const built = path.join(tmpDir, `temporal${EXE}`);
     const problem = await executableProblem(built);
-    if (problem) throw new TemporalCliError('TEMPORAL_CLI_INSTALL_FAILED', `go install finished but ${built} ${problem}`);
+    if (problem)
+      throw new TemporalCliError(
+        'TEMPORAL_CLI_INSTALL_FAILED',
+        `go install finished but ${built} ${problem}`,
+      );
     await fs.mkdir(path.dirname(target), { recursive: true });
     await fs.rename(built, target);
   } finally {
@@ -116,7 +131,12 @@ async function installWithGo(go: string, cacheDir: string, log: (msg: string) =>
   return target;
 }
 
-function runStreaming(cmd: string, args: string[], env: NodeJS.ProcessEnv, log: (msg: string) => void): Promise<void> {
+function runStreaming(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  log: (msg: string) => void,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const tail: string[] = [];

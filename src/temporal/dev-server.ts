@@ -152,9 +152,12 @@ export class TemporalDevServer {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (!isRunning(child)) {
-        throw new Error(`Temporal dev server exited during startup (${describeExit(child)}):\n${this.output.join('\n')}`);
+        throw new Error(
+          `Temporal dev server exited during startup (${describeExit(child)}):\n${this.output.join('\n')}`,
+        );
       }
-      if (this.stopping || this.child !== child) throw new Error('Temporal dev server was stopped during startup');
+      if (this.stopping || this.child !== child)
+        throw new Error('Temporal dev server was stopped during startup');
       if ((await tcpOpen(this.port!)) && (await this.namespaceReachable())) return;
       await sleep(200);
     }
@@ -167,7 +170,9 @@ export class TemporalDevServer {
     const connection = Connection.lazy({ address: this.address, connectTimeout: 2_000 });
     try {
       await connection.ensureConnected();
-      await connection.workflowService.describeNamespace({ namespace: this.opts.namespace });
+      await connection.withDeadline(Date.now() + 2_000, () =>
+        connection.workflowService.describeNamespace({ namespace: this.opts.namespace }),
+      );
       return true;
     } catch {
       return false;

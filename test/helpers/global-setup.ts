@@ -11,7 +11,11 @@ declare global {
 }
 
 export default async function globalSetup(): Promise<void> {
-  const cliPath = await findTemporalCli({ cliPath: process.env.TEMPORAL_CLI_PATH || undefined, install: true, log: console.log });
+  const cliPath = await findTemporalCli({
+    cliPath: process.env.TEMPORAL_CLI_PATH || undefined,
+    install: true,
+    log: console.log,
+  });
   process.env.TEST_TEMPORAL_CLI_PATH = cliPath;
   if (process.env.TEST_TEMPORAL_ADDRESS) return;
 

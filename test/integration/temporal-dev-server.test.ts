@@ -4,7 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
-import { cachedCliPath, findTemporalCli, TEMPORAL_CLI_VERSION, TemporalCliError } from '../../src/temporal/cli';
+import {
+  cachedCliPath,
+  findTemporalCli,
+  TEMPORAL_CLI_VERSION,
+  TemporalCliError,
+} from '../../src/temporal/cli';
 import { TemporalDevServer, type DevServerLogLevel } from '../../src/temporal/dev-server';
 
 let tmp: string;
@@ -32,7 +37,9 @@ describe('findTemporalCli', () => {
     expect(err).toBeInstanceOf(TemporalCliError);
     expect(err).toMatchObject({ code: 'TEMPORAL_CLI_INVALID_PATH' });
     expect((err as Error).message).toContain(bad);
-    expect((err as Error).message).toMatch(/does not exist.*TEMPORAL_CLI_PATH|TEMPORAL_CLI_PATH.*does not exist/s);
+    expect((err as Error).message).toMatch(
+      /does not exist.*TEMPORAL_CLI_PATH|TEMPORAL_CLI_PATH.*does not exist/s,
+    );
   });
 
   it('rejects an explicit cliPath that is not executable or is a directory', async () => {
@@ -56,7 +63,9 @@ describe('findTemporalCli', () => {
     const cacheDir = path.join(tmp, 'empty-cache');
     const noGo = findTemporalCli({ cacheDir, searchPath: '', log });
     await expect(noGo).rejects.toMatchObject({ code: 'TEMPORAL_CLI_NOT_FOUND' });
-    await expect(noGo).rejects.toThrow(/Go is not installed[\s\S]*TEMPORAL_CLI_PATH[\s\S]*PATH[\s\S]*install Go/);
+    await expect(noGo).rejects.toThrow(
+      /Go is not installed[\s\S]*TEMPORAL_CLI_PATH[\s\S]*PATH[\s\S]*install Go/,
+    );
     await expect(findTemporalCli({ cacheDir, searchPath: '', install: false, log })).rejects.toThrow(
       /installing is disabled/,
     );
@@ -131,7 +140,9 @@ describe('TemporalDevServer', () => {
     expect(server.restarts).toBe(1);
     const secondPid = server.pid!;
     expect(secondPid).not.toBe(firstPid);
-    expect(logs.some((l) => l.level === 'warn' && /exited unexpectedly \(killed by SIGKILL\)/.test(l.msg))).toBe(true);
+    expect(
+      logs.some((l) => l.level === 'warn' && /exited unexpectedly \(killed by SIGKILL\)/.test(l.msg)),
+    ).toBe(true);
 
     await server.stop();
     expect(server.pid).toBeUndefined();
@@ -143,7 +154,7 @@ describe('TemporalDevServer', () => {
   }, 120_000);
 
   it('start() fails clearly and cleans up when the port is taken', async () => {
-    const blocker = net.createServer();
+    const blocker = net.createServer((socket) => socket.destroy());
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as net.AddressInfo).port;
     try {
