@@ -1,4 +1,8 @@
 import { Migration20261129051954 } from './Migration20261129051954';
+import { Migration20261129055949 } from './Migration20261129055949';
 
 /** Checked-in migrations, listed explicitly so the same list runs from TypeScript and compiled JavaScript. */
-export const migrationsList = [{ name: 'Migration20261129051954', class: Migration20261129051954 }];
+export const migrationsList = [
+  { name: 'Migration20261129051954', class: Migration20261129051954 },
+  { name: 'Migration20261129055949', class: Migration20261129055949 },
+];

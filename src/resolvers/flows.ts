@@ -72,7 +72,9 @@ export class FlowResolver {
 
   @FieldResolver(() => WebhookTriggerView, { description: 'The trigger of the current version' })
   async trigger(@Root() flow: Flow, @Ctx() ctx: GraphqlContext): Promise<WebhookTriggerView> {
-    return (await this.currentVersion(ctx, flow)).trigger;
+    const { auth, ...trigger } = (await this.currentVersion(ctx, flow)).trigger;
+    const { sealedSecrets, sealedPassword: _password, ...visible } = auth;
+    return { ...trigger, auth: { ...visible, secretCount: sealedSecrets.length } };
   }
 
   @FieldResolver(() => [StepView], { description: 'The steps of the current version, in order' })

@@ -81,6 +81,21 @@ export class Delivery {
   @Property({ type: 'json' })
   validationErrors: ValidationIssue[] & Opt = [];
 
+  @Field(() => String, { nullable: true, description: 'For a DUPLICATE: the delivery that was run' })
+  @Property({ type: 'uuid', nullable: true })
+  duplicateOf?: string;
+
+  @Field(() => String, { nullable: true })
+  @Property({ nullable: true })
+  sourceIp?: string;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Milliseconds from receiving the request to committing it',
+  })
+  @Property({ type: 'integer', nullable: true })
+  acceptLatencyMs?: number;
+
   @Field(() => Date)
   @Property({ type: 'datetime' })
   receivedAt: Date & Opt = new Date();

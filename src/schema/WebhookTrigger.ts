@@ -20,4 +20,11 @@ export class WebhookTrigger {
 
   @Property({ type: 'datetime' })
   tokenCreatedAt: Date & Opt = new Date();
+
+  /** After a rotation with a grace period, the old token keeps working until previousTokenExpiresAt. */
+  @Property({ nullable: true, index: true })
+  previousTokenHash?: string;
+
+  @Property({ type: 'datetime', nullable: true })
+  previousTokenExpiresAt?: Date;
 }

@@ -22,6 +22,36 @@ export enum VariableType {
 export enum DeliveryStatus {
   ACCEPTED = 'ACCEPTED',
   REJECTED = 'REJECTED',
+  /** A repeated idempotency key: recorded for statistics, never run. */
+  DUPLICATE = 'DUPLICATE',
+}
+
+export enum ValidationMode {
+  /** A payload that does not match the variables is refused with 422. */
+  STRICT = 'STRICT',
+  /** Accepted anyway; the problems are recorded on the delivery. */
+  LENIENT = 'LENIENT',
+}
+
+export enum ResponseMode {
+  ASYNC = 'ASYNC',
+  SYNC = 'SYNC',
+}
+
+export enum WebhookAuthType {
+  NONE = 'NONE',
+  HEADER_TOKEN = 'HEADER_TOKEN',
+  BASIC = 'BASIC',
+  STANDARD_WEBHOOKS = 'STANDARD_WEBHOOKS',
+  STRIPE = 'STRIPE',
+  GITHUB = 'GITHUB',
+  SHOPIFY = 'SHOPIFY',
+  SLACK = 'SLACK',
+}
+
+export enum PluginSource {
+  BUILTIN = 'BUILTIN',
+  INSTALLED = 'INSTALLED',
 }
 
 export enum DispatchState {
@@ -46,5 +76,9 @@ registerEnumType(ApiKeyRole, { name: 'ApiKeyRole', description: 'What an API key
 registerEnumType(FlowStatus, { name: 'FlowStatus' });
 registerEnumType(VariableType, { name: 'VariableType' });
 registerEnumType(DeliveryStatus, { name: 'DeliveryStatus' });
+registerEnumType(ValidationMode, { name: 'ValidationMode' });
+registerEnumType(ResponseMode, { name: 'ResponseMode' });
+registerEnumType(WebhookAuthType, { name: 'WebhookAuthType' });
+registerEnumType(PluginSource, { name: 'PluginSource' });
 registerEnumType(RunStatus, { name: 'RunStatus' });
 registerEnumType(StepRunStatus, { name: 'StepRunStatus' });

@@ -1,6 +1,6 @@
-import { GraphQLJSONObject } from 'graphql-scalars';
+import { GraphQLJSON, GraphQLJSONObject } from 'graphql-scalars';
 import { Field, InputType, Int, ObjectType } from 'type-graphql';
-import { VariableType } from './enums';
+import { ResponseMode, ValidationMode, VariableType, WebhookAuthType } from './enums';
 
 /** GraphQL views and inputs of the JSON kept in FlowVersion; shapes are checked by the zod schemas in definitions.ts. */
 
@@ -17,6 +17,48 @@ export class TriggerVariableView {
 
   @Field()
   required!: boolean;
+
+  @Field(() => [TriggerVariableView], { nullable: true, description: 'For OBJECT: declared fields' })
+  properties?: TriggerVariableView[] | null;
+
+  @Field(() => TriggerVariableItemsView, { nullable: true, description: 'For ARRAY: the element shape' })
+  items?: TriggerVariableItemsView | null;
+}
+
+@ObjectType('TriggerVariableItems')
+export class TriggerVariableItemsView {
+  @Field(() => VariableType)
+  type!: VariableType;
+
+  @Field(() => [TriggerVariableView], { nullable: true })
+  properties?: TriggerVariableView[] | null;
+}
+
+@ObjectType('WebhookAuth', { description: 'How senders authenticate; secrets are never returned' })
+export class WebhookAuthView {
+  @Field(() => WebhookAuthType)
+  type!: WebhookAuthType;
+
+  @Field(() => String, { nullable: true })
+  headerName?: string | null;
+
+  @Field(() => String, { nullable: true })
+  username?: string | null;
+
+  @Field(() => Int, { description: 'How many secrets are active (two during a rotation)' })
+  secretCount!: number;
+
+  @Field(() => Int)
+  toleranceSeconds!: number;
+}
+
+@ObjectType('RateLimit')
+export class RateLimitView {
+  @Field(() => Int)
+  requestsPerMinute!: number;
+
+  @Field(() => Int, { nullable: true })
+  burst?: number | null;
 }
 
 @ObjectType('WebhookTrigger')
@@ -38,6 +80,30 @@ export class WebhookTriggerView {
 
   @Field(() => String, { nullable: true })
   idempotencyKey?: string | null;
+
+  @Field(() => ValidationMode)
+  validation!: ValidationMode;
+
+  @Field(() => ResponseMode)
+  responseMode!: ResponseMode;
+
+  @Field(() => Int)
+  syncTimeoutMs!: number;
+
+  @Field(() => GraphQLJSON, {
+    nullable: true,
+    description: 'SYNC mode answer: {status, headers, body} with templates',
+  })
+  response?: unknown;
+
+  @Field(() => WebhookAuthView)
+  auth!: WebhookAuthView;
+
+  @Field(() => [String])
+  ipAllowlist!: string[];
+
+  @Field(() => RateLimitView, { nullable: true })
+  rateLimit?: RateLimitView | null;
 }
 
 @ObjectType('Step')
@@ -62,6 +128,58 @@ export class StepView {
 
   @Field(() => String, { nullable: true })
   credentialId?: string | null;
+
+  @Field(() => Boolean, { nullable: true })
+  strictReferences?: boolean | null;
+}
+
+@InputType()
+export class TriggerVariableItemsInput {
+  @Field(() => VariableType)
+  type!: VariableType;
+
+  @Field(() => [TriggerVariableInput], { nullable: true })
+  properties?: TriggerVariableInput[] | null;
+}
+
+@InputType()
+export class WebhookAuthInput {
+  @Field(() => WebhookAuthType)
+  type!: WebhookAuthType;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'HEADER_TOKEN: the header carrying the token (default X-Webhook-Token)',
+  })
+  headerName?: string | null;
+
+  @Field(() => [String], {
+    nullable: true,
+    description:
+      'Signing secrets or header tokens; two during a rotation. Omit on update to keep the stored ones.',
+  })
+  secrets?: string[] | null;
+
+  @Field(() => String, { nullable: true })
+  username?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'BASIC only; omit on update to keep the stored one' })
+  password?: string | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Allowed clock difference for signed timestamps (default 300)',
+  })
+  toleranceSeconds?: number | null;
+}
+
+@InputType()
+export class RateLimitInput {
+  @Field(() => Int)
+  requestsPerMinute!: number;
+
+  @Field(() => Int, { nullable: true })
+  burst?: number | null;
 }
 
 @InputType()
@@ -77,6 +195,12 @@ export class TriggerVariableInput {
 
   @Field(() => Boolean, { nullable: true })
   required?: boolean | null;
+
+  @Field(() => [TriggerVariableInput], { nullable: true })
+  properties?: TriggerVariableInput[] | null;
+
+  @Field(() => TriggerVariableItemsInput, { nullable: true })
+  items?: TriggerVariableItemsInput | null;
 }
 
 @InputType()
@@ -102,6 +226,33 @@ export class WebhookTriggerInput {
       'A {{…}} reference whose value is the idempotency key, when the sender has no delivery id header',
   })
   idempotencyKey?: string | null;
+
+  @Field(() => ValidationMode, {
+    nullable: true,
+    description: 'STRICT (default) refuses bad payloads with 422',
+  })
+  validation?: ValidationMode | null;
+
+  @Field(() => ResponseMode, { nullable: true, description: 'ASYNC (default) answers 202 at once' })
+  responseMode?: ResponseMode | null;
+
+  @Field(() => Int, { nullable: true, description: 'SYNC: how long to wait for the run (default 10000)' })
+  syncTimeoutMs?: number | null;
+
+  @Field(() => GraphQLJSONObject, {
+    nullable: true,
+    description: 'SYNC: {status, headers, body}; strings may hold templates',
+  })
+  response?: Record<string, unknown> | null;
+
+  @Field(() => WebhookAuthInput, { nullable: true })
+  auth?: WebhookAuthInput | null;
+
+  @Field(() => [String], { nullable: true, description: 'IP addresses or CIDR ranges allowed to send' })
+  ipAllowlist?: string[] | null;
+
+  @Field(() => RateLimitInput, { nullable: true })
+  rateLimit?: RateLimitInput | null;
 }
 
 @InputType()
@@ -129,6 +280,9 @@ export class StepInput {
 
   @Field(() => String, { nullable: true })
   credentialId?: string | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Fail the step when a reference has no value' })
+  strictReferences?: boolean | null;
 }
 
 @InputType()

@@ -1,13 +1,37 @@
 import { ApiKey } from './ApiKey';
+import { Credential } from './Credential';
 import { Delivery } from './Delivery';
 import { Flow } from './Flow';
 import { FlowVersion } from './FlowVersion';
+import { InstalledPlugin } from './InstalledPlugin';
 import { Run } from './Run';
 import { StepRun } from './StepRun';
 import { WebhookTrigger } from './WebhookTrigger';
 import { Workspace } from './Workspace';
 
 export * from './enums';
-export { ApiKey, Delivery, Flow, FlowVersion, Run, StepRun, WebhookTrigger, Workspace };
+export {
+  ApiKey,
+  Credential,
+  Delivery,
+  Flow,
+  FlowVersion,
+  InstalledPlugin,
+  Run,
+  StepRun,
+  WebhookTrigger,
+  Workspace,
+};
 
-export const entities = [Workspace, ApiKey, Flow, FlowVersion, WebhookTrigger, Delivery, Run, StepRun];
+export const entities = [
+  Workspace,
+  ApiKey,
+  Flow,
+  FlowVersion,
+  WebhookTrigger,
+  Delivery,
+  Run,
+  StepRun,
+  Credential,
+  InstalledPlugin,
+];

@@ -4,13 +4,18 @@ import { Flow } from '../schema/Flow';
 import { FlowVersion } from '../schema/FlowVersion';
 import { WebhookTrigger } from '../schema/WebhookTrigger';
 import { Workspace } from '../schema/Workspace';
+import ipaddr from 'ipaddr.js';
 import {
+  NO_AUTH,
   stepsSchema,
   triggerSchema,
+  type AuthInput,
   type StepDefinition,
   type StepInputDefinition,
+  type StoredAuth,
   type TriggerDefinition,
 } from '../schema/definitions';
+import { WebhookAuthType } from '../schema/enums';
 import { newToken, sha256, type SecretBox } from './crypto';
 import { BadInputError, NotFoundError, zodIssues, type IssueDetail } from './errors';
 import { findOwned, requireRole, type Scope } from './scope';
@@ -57,7 +62,8 @@ export class FlowService {
     const flow = await this.get(em, scope, id);
     const current = await this.currentVersion(em, flow);
     const name = input.name == null ? flow.name : this.parseName(input.name);
-    const trigger = input.trigger == null ? current.trigger : this.parseTrigger(input.trigger);
+    const trigger =
+      input.trigger == null ? current.trigger : this.parseTrigger(input.trigger, current.trigger.auth);
     const steps = input.steps == null ? current.steps : this.parseSteps(input.steps);
     flow.name = name;
     flow.version = current.version + 1;
@@ -112,11 +118,52 @@ export class FlowService {
     return name.trim().slice(0, 200);
   }
 
-  private parseTrigger(input: unknown): TriggerDefinition {
+  private parseTrigger(input: unknown, currentAuth: StoredAuth = NO_AUTH): TriggerDefinition {
     const parsed = triggerSchema.safeParse(input);
     if (!parsed.success)
       throw new BadInputError('invalid trigger', zodIssues(parsed.error.issues, 'trigger'));
-    return parsed.data;
+    const issues: IssueDetail[] = parsed.data.ipAllowlist
+      .filter((range) => !isIpOrCidr(range))
+      .map((range) => ({
+        path: 'trigger.ipAllowlist',
+        message: `"${range}" is not an IP address or CIDR range`,
+      }));
+    const auth = parsed.data.auth ? this.sealAuth(parsed.data.auth, currentAuth, issues) : NO_AUTH;
+    if (issues.length) throw new BadInputError('invalid trigger', issues);
+    return { ...parsed.data, auth };
+  }
+
+  /**
+   * Secrets are sealed before they are stored. A client cannot read them back, so an update that keeps the
+   * same auth type without sending secrets keeps the stored ones.
+   */
+  private sealAuth(auth: AuthInput, current: StoredAuth, issues: IssueDetail[]): StoredAuth {
+    const keep = auth.type === current.type;
+    const sealedSecrets = auth.secrets?.length
+      ? auth.secrets.map((s) => this.deps.box.encrypt(s))
+      : keep
+        ? current.sealedSecrets
+        : [];
+    const sealedPassword = auth.password
+      ? this.deps.box.encrypt(auth.password)
+      : keep
+        ? current.sealedPassword
+        : null;
+    const needsSecret = auth.type !== WebhookAuthType.NONE && auth.type !== WebhookAuthType.BASIC;
+    if (needsSecret && sealedSecrets.length === 0) {
+      issues.push({ path: 'trigger.auth.secrets', message: `${auth.type} needs at least one secret` });
+    }
+    if (auth.type === WebhookAuthType.BASIC && !sealedPassword) {
+      issues.push({ path: 'trigger.auth.password', message: 'is required for BASIC' });
+    }
+    return {
+      type: auth.type,
+      headerName: auth.headerName ?? null,
+      username: auth.username ?? null,
+      sealedSecrets,
+      sealedPassword: sealedPassword ?? null,
+      toleranceSeconds: auth.toleranceSeconds ?? 300,
+    };
   }
 
   private parseSteps(input: unknown): StepDefinition[] {
@@ -141,4 +188,8 @@ export class FlowService {
     }
     return { ...step, plugin: name, pluginVersion: version ?? '' };
   }
+}
+
+function isIpOrCidr(value: string): boolean {
+  return value.includes('/') ? ipaddr.isValidCIDR(value) : ipaddr.isValid(value);
 }

@@ -25,7 +25,10 @@ function installRuntime(log: WorkerOptions['log']) {
   if (!runtimeLog) {
     Runtime.install({
       logger: new DefaultLogger('WARN', (entry) =>
-        runtimeLog?.warn(`temporal: ${entry.message}${entry.meta?.error ? `: ${String(entry.meta.error)}` : ''}`)),
+        runtimeLog?.warn(
+          `temporal: ${entry.message}${entry.meta?.error ? `: ${String(entry.meta.error)}` : ''}`,
+        ),
+      ),
     });
   }
   runtimeLog = log;
