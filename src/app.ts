@@ -66,6 +66,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       box,
       events,
       publicUrl: config.publicUrl,
+      registry,
       flows: new FlowService({ catalog: registry, box, publicUrl: config.publicUrl }),
     };
     const boot = await bootstrap(db.em(), config.adminKey);
@@ -92,7 +93,10 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
             taskQueue: config.temporal.taskQueue,
           })
         : undefined;
-    if (starter) cleanups.push(() => starter.close());
+    if (starter) {
+      services.starter = starter;
+      cleanups.push(() => starter.close());
+    }
 
     const app = express();
     app.disable('x-powered-by');

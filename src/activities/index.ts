@@ -42,9 +42,9 @@ export function createActivities(deps: ActivityDeps): FlowActivities {
     });
 
   return {
-    async prepareRun({ deliveryId, workflowId }) {
+    async prepareRun({ deliveryId, workflowId, flowVersion }) {
       const em = services.db.em();
-      const { run, created } = await startRun(em, workflowId, deliveryId);
+      const { run, created } = await startRun(em, workflowId, deliveryId, flowVersion);
       const ctx = await loadRunContext(em, run.id);
       if (created) await publish(ctx, { type: 'RUN_STARTED', status: RunStatus.RUNNING });
       const steps = ctx.version.steps.map((step): StepPlan => {

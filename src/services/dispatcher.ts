@@ -2,8 +2,8 @@ import type { Database } from './database';
 import { markDispatched, undispatched } from './deliveries';
 
 export interface RunStarter {
-  /** Idempotent per delivery; throws while the workflow engine is unreachable. */
-  start(deliveryId: string): Promise<void>;
+  /** Idempotent per workflow id; throws while the workflow engine is unreachable. */
+  start(deliveryId: string, replay?: { workflowId: string; flowVersion: number }): Promise<void>;
 }
 
 export type DispatcherOptions = {

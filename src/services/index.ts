@@ -2,6 +2,8 @@ import type { SecretBox } from './crypto';
 import type { Database } from './database';
 import type { EventBus } from './events';
 import type { FlowService } from './flows';
+import type { PluginRegistry } from '../plugins-host/registry';
+import type { RunStarter } from './dispatcher';
 
 /** Everything the API, ingress and activities share, built once in app.ts. */
 export type Services = {
@@ -10,4 +12,7 @@ export type Services = {
   events: EventBus;
   box: SecretBox;
   publicUrl: string;
+  registry: PluginRegistry;
+  /** Present in processes that run the ingress role (or can reach Temporal for replays and test webhooks). */
+  starter?: RunStarter;
 };

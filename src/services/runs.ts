@@ -11,6 +11,7 @@ export async function startRun(
   em: EntityManager,
   workflowId: string,
   deliveryId: string,
+  flowVersion?: number,
 ): Promise<{ run: Run; created: boolean }> {
   const existing = await em.findOne(Run, { workflowId });
   if (existing) return { run: existing, created: false };
@@ -20,7 +21,7 @@ export async function startRun(
     delivery,
     workspace: delivery.workspace,
     flow: delivery.flow,
-    flowVersion: delivery.flowVersion,
+    flowVersion: flowVersion ?? delivery.flowVersion,
   });
   try {
     await em.persist(run).flush();

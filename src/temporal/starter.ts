@@ -22,9 +22,14 @@ export class WorkflowStarter {
     return new WorkflowStarter(connection, client, opts.taskQueue);
   }
 
-  async start(deliveryId: string, timeoutMs = 5000): Promise<void> {
-    const workflowId = workflowIdFor(deliveryId);
-    const args: [RunFlowInput] = [{ deliveryId, workflowId }];
+  /** A replay passes its own workflow id and the flow version to run. */
+  async start(
+    deliveryId: string,
+    replay?: { workflowId: string; flowVersion: number },
+    timeoutMs = 5000,
+  ): Promise<void> {
+    const workflowId = replay?.workflowId ?? workflowIdFor(deliveryId);
+    const args: [RunFlowInput] = [{ deliveryId, workflowId, flowVersion: replay?.flowVersion }];
     try {
       await this.connection.withDeadline(Date.now() + timeoutMs, () =>
         this.client.workflow.start('runFlow', {

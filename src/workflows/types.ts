@@ -1,6 +1,7 @@
 /** Shapes passed between the workflow and its activities: ids and small summaries, never payloads. */
 
-export type RunFlowInput = { deliveryId: string; workflowId: string };
+/** flowVersion is set for a replay, which runs the delivery on the flow's current version. */
+export type RunFlowInput = { deliveryId: string; workflowId: string; flowVersion?: number };
 
 export type StepPlan = {
   key: string;

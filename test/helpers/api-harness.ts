@@ -1,3 +1,5 @@
+import { BUILTIN_PLUGINS } from '../../src/app';
+import { PluginRegistry } from '../../src/plugins-host/registry';
 /**
  * The GraphQL API alone (no Temporal, no ingress) on real PostgreSQL: a fresh database, the real services with
  * a fake plugin catalog (http.request@0.1.0), an in-process event bus, express + http server on a free port.
@@ -17,13 +19,8 @@ import { bootstrap } from '../../src/services/api-keys';
 import { SecretBox } from '../../src/services/crypto';
 import { openDatabase } from '../../src/services/database';
 import { InProcessEventBus } from '../../src/services/events';
-import { FlowService, type PluginCatalog } from '../../src/services/flows';
+import { FlowService } from '../../src/services/flows';
 import { createTestDatabase } from './postgres';
-
-export const fakeCatalog: PluginCatalog = {
-  hasAction: (plugin, action) => plugin === 'http' && action === 'request',
-  latestVersion: (plugin) => (plugin === 'http' ? '0.1.0' : undefined),
-};
 
 export type ApiHarness = {
   /** http://127.0.0.1:<port>/graphql */
@@ -58,12 +55,14 @@ export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<Api
   const secretKey = opts.secretKey ?? randomBytes(32);
   const box = new SecretBox(secretKey);
   const publicUrl = opts.publicUrl ?? 'http://hooks.test';
+  const registry = await PluginRegistry.load({ packages: BUILTIN_PLUGINS.map((name) => ({ name })) });
   const services: Services = {
     db,
     box,
     publicUrl,
     events: new InProcessEventBus(),
-    flows: new FlowService({ catalog: fakeCatalog, box, publicUrl }),
+    registry,
+    flows: new FlowService({ catalog: registry, box, publicUrl }),
   };
   const boot = await bootstrap(db.em(), `hf_admin_${randomBytes(16).toString('hex')}`);
 
