@@ -9,6 +9,18 @@ import {
   parseRetryAfter,
   type ActionContext,
 } from '@hookflow/sdk';
+// Slack incoming-webhook preset (issue 4).
+import { slackWebhook } from './slack-webhook';
+
+export {
+  SLACK_WEBHOOK_HOST,
+  SLACK_WEBHOOK_TIMEOUT_MS,
+  postToSlackWebhook,
+  slackWebhook,
+  slackWebhookInput,
+  slackWebhookOutput,
+} from './slack-webhook';
+export type { SlackWebhookInput, SlackWebhookOutput } from './slack-webhook';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const MAX_TIMEOUT_MS = 300_000;
@@ -270,9 +282,10 @@ export const request = defineAction({
 export const plugin = definePlugin({
   name: 'http',
   displayName: 'API Call',
-  description: 'Call any HTTP API: send JSON or text, read the JSON or text answer.',
+  description:
+    'Call any HTTP API: send JSON or text, read the JSON or text answer. Or post to a Slack incoming webhook.',
   icon: 'globe',
-  actions: { request },
+  actions: { request, slackWebhook },
 });
 
 export default plugin;

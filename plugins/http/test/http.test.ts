@@ -106,9 +106,9 @@ const call = (input: Record<string, unknown>, extra: { signal?: AbortSignal } = 
   testAction(plugin, 'request', { input, fetch: egressFetch, ...extra });
 
 describe('http plugin definition', () => {
-  it('is the "http" plugin with a "request" action', () => {
+  it('is the "http" plugin with a "request" action (and the Slack webhook preset)', () => {
     expect(plugin.name).toBe('http');
-    expect(Object.keys(plugin.actions)).toEqual(['request']);
+    expect(Object.keys(plugin.actions)).toEqual(['request', 'slackWebhook']);
     expect(plugin.actions.request.input.parse({ url: 'https://example.com' })).toMatchObject({
       method: 'POST',
       timeoutMs: 30000,
