@@ -4,6 +4,9 @@ WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 COPY plugins/sdk/package.json plugins/sdk/
 COPY plugins/http/package.json plugins/http/
+COPY plugins/email/package.json plugins/email/
+COPY plugins/slack/package.json plugins/slack/
+COPY plugins/jira/package.json plugins/jira/
 RUN npm ci --omit=optional --no-audit --no-fund
 COPY . .
 RUN npm run build && npm prune --omit=dev --omit=optional

@@ -13,16 +13,23 @@ import { bootstrap } from './services/api-keys';
 import { SecretBox } from './services/crypto';
 import { openDatabase } from './services/database';
 import { lockDataDir } from './services/data-dir-lock';
+import { CredentialService } from './services/credentials';
 import { Dispatcher } from './services/dispatcher';
 import { InProcessEventBus } from './services/events';
 import { FlowService } from './services/flows';
+import { PluginService } from './services/plugins';
 import { loadOrCreateSecretKey } from './services/secret-key';
 import { findTemporalCli } from './temporal/cli';
 import { TemporalDevServer } from './temporal/dev-server';
 import { WorkflowStarter } from './temporal/starter';
 import { FlowWorker } from './temporal/worker';
 
-export const BUILTIN_PLUGINS = ['@hookflow/plugin-http'];
+export const BUILTIN_PLUGINS = [
+  '@hookflow/plugin-http',
+  '@hookflow/plugin-email',
+  '@hookflow/plugin-slack',
+  '@hookflow/plugin-jira',
+];
 
 export type App = {
   url: string;
@@ -61,14 +68,32 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     const box = new SecretBox(secretKey);
     const events = new InProcessEventBus();
     cleanups.push(() => events.close());
+    const credentials = new CredentialService({ box, registry });
+    const workerQueues = config.temporal.workerQueues ?? [config.temporal.taskQueue];
+    const plugins = new PluginService({
+      db,
+      registry,
+      dataDir: config.dataDir,
+      log,
+      // The API needs every manifest; a worker loads only the plugins whose steps its queues run.
+      loads: (taskQueue) =>
+        config.roles.includes('api') ||
+        (config.roles.includes('worker') && workerQueues.includes(taskQueue ?? config.temporal.taskQueue)),
+    });
     const services: Services = {
       db,
       box,
       events,
       publicUrl: config.publicUrl,
       registry,
-      flows: new FlowService({ catalog: registry, box, publicUrl: config.publicUrl }),
+      flows: new FlowService({ catalog: registry, box, publicUrl: config.publicUrl, credentials }),
+      plugins,
+      credentials,
     };
+    if (config.roles.includes('api') || config.roles.includes('worker')) {
+      await plugins.start();
+      cleanups.push(() => plugins.stop());
+    }
     const boot = await bootstrap(db.em(), config.adminKey);
 
     const needsTemporal = config.roles.includes('ingress') || config.roles.includes('worker');
@@ -132,25 +157,30 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     }
     if (config.roles.includes('ingress') && starter) {
       const dispatcher = new Dispatcher(db, starter, { log });
-      app.use(webhookRouter(services, dispatcher, log));
+      app.use(webhookRouter(services, dispatcher, log, { waiter: starter })); // waiter: SYNC response mode
       dispatcher.startRelay();
       cleanups.push(() => dispatcher.stop());
     }
     if (config.roles.includes('worker') && temporalAddress) {
-      const worker = new FlowWorker({
-        address: temporalAddress,
-        namespace: config.temporal.namespace,
-        taskQueue: config.temporal.taskQueue,
-        activities: createActivities({
-          services,
-          registry,
-          fetch: createEgressFetch({ allow: config.egressAllow }),
-          log,
-        }),
-        log: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
+      const activities = createActivities({
+        services,
+        registry,
+        fetch: createEgressFetch({ allow: config.egressAllow }),
+        log,
       });
-      worker.start();
-      cleanups.push(() => worker.stop());
+      // One worker per served queue: the main one runs workflows and first-party steps; others run the steps
+      // of installed plugins routed to them (HOOKFLOW_WORKER_QUEUES).
+      for (const taskQueue of workerQueues) {
+        const worker = new FlowWorker({
+          address: temporalAddress,
+          namespace: config.temporal.namespace,
+          taskQueue,
+          activities,
+          log: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
+        });
+        worker.start();
+        cleanups.push(() => worker.stop());
+      }
     }
 
     await new Promise<void>((resolve, reject) => {

@@ -53,6 +53,11 @@ export const configSchema = z
       }
       return [...new Set(list)] as Role[];
     }),
+    HOOKFLOW_WORKER_QUEUES: csv.pipe(
+      z.array(
+        z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'task queue names use letters, digits, ".", "_" and "-"'),
+      ),
+    ),
     HOOKFLOW_SECRET_KEY: secretKey,
     HOOKFLOW_ADMIN_KEY: optionalString.pipe(z.string().min(24, 'must be at least 24 characters').optional()),
     HOOKFLOW_EGRESS_ALLOW: csv,
@@ -73,7 +78,14 @@ export type Config = {
   publicUrl: string;
   dataDir: string;
   databaseUrl?: string;
-  temporal: { address?: string; namespace: string; taskQueue: string; cliPath?: string };
+  temporal: {
+    address?: string;
+    namespace: string;
+    taskQueue: string;
+    cliPath?: string;
+    /** Task queues the worker role serves (HOOKFLOW_WORKER_QUEUES); unset: only `taskQueue`. */
+    workerQueues?: string[];
+  };
   roles: Role[];
   secretKey?: Buffer;
   adminKey?: string;
@@ -107,6 +119,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       namespace: c.TEMPORAL_NAMESPACE,
       taskQueue: c.TEMPORAL_TASK_QUEUE,
       cliPath: c.TEMPORAL_CLI_PATH,
+      workerQueues: c.HOOKFLOW_WORKER_QUEUES.length
+        ? [...new Set(c.HOOKFLOW_WORKER_QUEUES)]
+        : [c.TEMPORAL_TASK_QUEUE],
     },
     roles: c.HOOKFLOW_ROLES,
     secretKey: c.HOOKFLOW_SECRET_KEY ? Buffer.from(c.HOOKFLOW_SECRET_KEY, 'base64') : undefined,

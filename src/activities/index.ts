@@ -1,5 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { isPermanentError, isRateLimitedError } from '@hookflow/sdk';
+import { PermanentError, isPermanentError, isRateLimitedError } from '@hookflow/sdk';
 import type { EntityManager } from '@mikro-orm/core';
 import { RunStatus, StepRunStatus } from '../schema/enums';
 import { StepRun } from '../schema/StepRun';
@@ -7,6 +7,7 @@ import type { StepDefinition } from '../schema/definitions';
 import type { Services } from '../services';
 import { finishRun, loadRunContext, startRun, type RunContext } from '../services/runs';
 import type { FlowEvent } from '../services/events';
+import { NO_REDACTION, Redactor } from '../services/credentials';
 import { executeAction } from '../plugins-host/execute';
 import type { PluginRegistry } from '../plugins-host/registry';
 import { renderString, renderValue, type TemplateScope } from '../templates';
@@ -47,12 +48,19 @@ export function createActivities(deps: ActivityDeps): FlowActivities {
       const { run, created } = await startRun(em, workflowId, deliveryId, flowVersion);
       const ctx = await loadRunContext(em, run.id);
       if (created) await publish(ctx, { type: 'RUN_STARTED', status: RunStatus.RUNNING });
+      const queues =
+        (await services.plugins?.taskQueues(
+          em,
+          ctx.version.steps.map((s) => s.plugin),
+        )) ?? new Map<string, string>();
       const steps = ctx.version.steps.map((step): StepPlan => {
         const action = registry.resolve(step.plugin, step.action, step.pluginVersion)?.action;
+        const taskQueue = queues.get(step.plugin);
         return {
           key: step.key,
           timeoutMs: action?.timeoutMs ?? DEFAULT_TIMEOUT_MS,
           retry: { ...DEFAULT_RETRY, ...action?.retry },
+          ...(taskQueue ? { taskQueue } : {}),
         };
       });
       return { runId: run.id, finished: run.status !== RunStatus.RUNNING, steps };
@@ -86,33 +94,57 @@ export function createActivities(deps: ActivityDeps): FlowActivities {
 
       const rendered = renderValue(step.input, scope);
       const warnings = rendered.missing.map((ref) => `reference {{${ref}}} had no value and rendered empty`);
+
+      // The plugin is checked (and loaded, in a worker that has not loaded it yet) and the credential opened
+      // before anything is stored, so that nothing of the credential reaches the stored input, output, error or logs.
+      let redact = NO_REDACTION;
+      let credential: unknown;
+      let failure: unknown;
+      try {
+        const problem = await services.plugins?.runProblem(em, step.plugin, step.pluginVersion);
+        if (problem)
+          throw problem.permanent ? new PermanentError(problem.message) : new Error(problem.message);
+        const opened = await services.credentials?.openForStep(em, ctx.run.workspace.id, step);
+        if (opened) {
+          credential = opened.value;
+          redact = new Redactor(opened.secrets);
+        }
+      } catch (err) {
+        failure = err;
+      }
+
       const stepRun = await saveStep(em, ctx, step, position, {
         status: StepRunStatus.RUNNING,
         attempts: attempt,
-        input: rendered.value,
-        warnings,
+        input: redact.value(rendered.value),
+        warnings: redact.value(warnings),
       });
       if (attempt === 1) await publish(ctx, { type: 'STEP_STARTED', stepKey, status: StepRunStatus.RUNNING });
 
       try {
+        if (failure) throw failure;
+        if (step.strictReferences && rendered.missing.length) {
+          const refs = rendered.missing.map((ref) => `{{${ref}}}`).join(', ');
+          throw new PermanentError(`strict references: ${refs} had no value`);
+        }
         const output = await executeAction({
           registry,
           plugin: step.plugin,
           version: step.pluginVersion,
           action: step.action,
           input: rendered.value,
-          credential: undefined,
-          context: actionContext(deps, ctx, stepKey, attempt),
+          credential,
+          context: actionContext(deps, ctx, stepKey, attempt, redact),
         });
         stepRun.status = StepRunStatus.SUCCEEDED;
-        stepRun.output = output;
+        stepRun.output = redact.value(output);
         stepRun.error = undefined;
         finishTiming(stepRun);
         await em.flush();
         await publish(ctx, { type: 'STEP_SUCCEEDED', stepKey, status: StepRunStatus.SUCCEEDED });
         return { status: 'SUCCEEDED' };
       } catch (err) {
-        const message = err instanceof Error ? err.message : String(err);
+        const message = redact.text(err instanceof Error ? err.message : String(err));
         const permanent = isPermanentError(err);
         stepRun.error = message;
         if (permanent || attempt >= maximumAttempts) {
@@ -190,20 +222,25 @@ function finishTiming(stepRun: StepRun) {
   stepRun.durationMs = stepRun.finishedAt.getTime() - stepRun.startedAt.getTime();
 }
 
-function actionContext(deps: ActivityDeps, ctx: RunContext, stepKey: string, attempt: number) {
+function actionContext(
+  deps: ActivityDeps,
+  ctx: RunContext,
+  stepKey: string,
+  attempt: number,
+  redact: Redactor,
+) {
   const activity = Context.current();
   const base = { runId: ctx.run.id, stepKey };
+  const log =
+    (level: 'info' | 'warn') =>
+    (msg: string, data?: Record<string, unknown>): void =>
+      deps.log[level](redact.value({ ...base, ...data }), redact.text(msg));
   return {
     fetch: deps.fetch,
     signal: activity.cancellationSignal,
-    heartbeat: (details?: unknown) => activity.heartbeat(details),
+    heartbeat: (details?: unknown) => activity.heartbeat(redact.value(details)),
     idempotencyKey: `${ctx.run.id}:${stepKey}`,
-    logger: {
-      debug: (msg: string, data?: Record<string, unknown>) => deps.log.info({ ...base, ...data }, msg),
-      info: (msg: string, data?: Record<string, unknown>) => deps.log.info({ ...base, ...data }, msg),
-      warn: (msg: string, data?: Record<string, unknown>) => deps.log.warn({ ...base, ...data }, msg),
-      error: (msg: string, data?: Record<string, unknown>) => deps.log.warn({ ...base, ...data }, msg),
-    },
+    logger: { debug: log('info'), info: log('info'), warn: log('warn'), error: log('warn') },
     run: {
       workspaceId: ctx.run.workspace.id,
       flowId: ctx.run.flow.id,

@@ -1,57 +1,59 @@
-import type { Request } from 'express';
+import type { IncomingHttpHeaders } from 'node:http';
+import { renderString, type TemplateScope } from '../templates';
+import { buildFields } from './fields';
 
 const SECRET_HEADER = /(authorization|cookie|signature|secret|token|api[-_]?key|password|hmac)/i;
 
-/** Lower-cased headers with credentials and signatures replaced by "[redacted]". */
-export function redactHeaders(headers: Request['headers']): Record<string, string> {
+/** Lower-cased headers with credentials and signatures (and `extra` names) replaced by "[redacted]". */
+export function redactHeaders(
+  headers: IncomingHttpHeaders,
+  extra: readonly string[] = [],
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
-    out[name] = SECRET_HEADER.test(name) ? '[redacted]' : Array.isArray(value) ? value.join(', ') : value;
+    const secret = SECRET_HEADER.test(name) || extra.includes(name);
+    out[name] = secret ? '[redacted]' : Array.isArray(value) ? value.join(', ') : value;
   }
   return out;
 }
 
+/** Query parameters, nested like form fields (`?a[b]=1`); a repeated name gives an array. */
+export function queryOf(originalUrl: string): Record<string, unknown> {
+  return buildFields(new URL(originalUrl, 'http://x').searchParams);
+}
+
 const IDEMPOTENCY_HEADERS = ['webhook-id', 'idempotency-key', 'x-github-delivery', 'x-shopify-webhook-id'];
 
-/** The sender's delivery id, from the headers providers use for it. */
-export function idempotencyKeyFrom(headers: Request['headers']): string | undefined {
+/**
+ * The sender's delivery id: the trigger's configured expression (such as `{{webhook.event_id}}` or
+ * `{{webhook.headers.x-request-id}}`) when it renders a value, else the headers providers use for it.
+ */
+export function idempotencyKeyOf(
+  expression: string | null | undefined,
+  request: TemplateScope['webhook'],
+  headers: IncomingHttpHeaders,
+): string | undefined {
+  if (expression) {
+    const scope: TemplateScope = {
+      webhook: request,
+      steps: {},
+      flow: { id: '', label: '' },
+      run: { id: '' },
+      delivery: { id: '', receivedAt: '' },
+    };
+    const rendered = renderString(expression, scope);
+    const text =
+      rendered === undefined || rendered === null
+        ? ''
+        : typeof rendered === 'object'
+          ? JSON.stringify(rendered)
+          : String(rendered);
+    if (text.trim()) return text.trim();
+  }
   for (const name of IDEMPOTENCY_HEADERS) {
     const value = headers[name];
     if (typeof value === 'string' && value.trim()) return value.trim();
   }
   return undefined;
-}
-
-export class UnsupportedMediaType extends Error {}
-export class MalformedBody extends Error {}
-
-/** Parses the raw bytes by content type; the bytes themselves are what a signature check would use. */
-export function parseBody(raw: Buffer, contentType: string | undefined): unknown {
-  if (raw.length === 0) return undefined;
-  const type = (contentType ?? 'application/octet-stream').split(';')[0]!.trim().toLowerCase();
-  if (type === 'application/json' || type.endsWith('+json')) {
-    try {
-      return JSON.parse(raw.toString('utf8'));
-    } catch (err) {
-      throw new MalformedBody(`the body is not valid JSON: ${(err as Error).message}`);
-    }
-  }
-  if (type === 'application/x-www-form-urlencoded') {
-    // A Map, then fromEntries: a "__proto__" field stays an ordinary own property.
-    const fields = new Map<string, string | string[]>();
-    for (const [k, v] of new URLSearchParams(raw.toString('utf8'))) {
-      const prev = fields.get(k);
-      fields.set(k, prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v]);
-    }
-    return Object.fromEntries(fields);
-  }
-  if (type.startsWith('text/')) return raw.toString('utf8');
-  if (type === 'application/octet-stream') return { contentType: type, base64: raw.toString('base64') };
-  throw new UnsupportedMediaType(`content type "${type}" is not supported`);
-}
-
-export function queryOf(req: Request): Record<string, unknown> {
-  const url = new URL(req.originalUrl, 'http://x');
-  return Object.fromEntries(url.searchParams);
 }

@@ -1,7 +1,9 @@
 import express, { type Request, type Response } from 'express';
-import { DeliveryStatus } from '../schema/enums';
-import type { ValidationIssue } from '../schema/Delivery';
+import type { Delivery, ValidationIssue } from '../schema/Delivery';
+import type { TriggerDefinition } from '../schema/definitions';
+import { DeliveryStatus, ResponseMode, ValidationMode, WebhookAuthType } from '../schema/enums';
 import type { Services } from '../services';
+import type { FlowEvent } from '../services/events';
 import {
   findActiveTrigger,
   recordDelivery,
@@ -9,75 +11,103 @@ import {
   type IncomingDelivery,
 } from '../services/deliveries';
 import type { Dispatcher } from '../services/dispatcher';
-import {
-  MalformedBody,
-  UnsupportedMediaType,
-  idempotencyKeyFrom,
-  parseBody,
-  queryOf,
-  redactHeaders,
-} from './request';
+import { credentialHeaders, unsealAuth, verifyAuth } from './auth';
+import { parseBody, type ParsedBody } from './body';
+import { allowlistFor, clientAddress } from './ip-allowlist';
+import { TriggerRateLimits } from './rate-limit';
+import { WebhookRejection } from './rejections';
+import { idempotencyKeyOf, queryOf, redactHeaders } from './request';
+import { accepted, syncAnswer, type Answer, type RunWaiter } from './sync';
 import { validatorFor } from './validator';
 
 type Log = { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 
-type Rejection = {
-  status: number;
-  error: string;
-  message: string;
-  issues?: ValidationIssue[];
-  headers?: Record<string, string>;
+export type WebhookRouterOptions = {
+  /** Lets SYNC triggers wait for their run; without it they answer 202 like ASYNC ones. */
+  waiter?: RunWaiter;
 };
 
-const NOT_FOUND: Rejection = {
+/** One body for every 404, so unknown, rotated and paused URLs cannot be told apart. */
+const NOT_FOUND: Answer = {
   status: 404,
-  error: 'not_found',
-  message: 'no webhook is registered at this URL',
+  headers: {},
+  body: { error: 'not_found', message: 'no webhook is registered at this URL' },
 };
-const UNAVAILABLE: Rejection = {
+const UNAVAILABLE: Answer = {
   status: 503,
-  error: 'unavailable',
-  message: 'the delivery could not be stored; retry later',
   headers: { 'Retry-After': '5' },
+  body: { error: 'unavailable', message: 'the delivery could not be stored; retry later' },
 };
 
-function send(res: Response, r: Rejection) {
-  for (const [k, v] of Object.entries(r.headers ?? {})) res.setHeader(k, v);
-  res
-    .status(r.status)
-    .json({ error: r.error, message: r.message, ...(r.issues ? { issues: r.issues } : {}) });
+function send(res: Response, answer: Answer): void {
+  for (const [name, value] of Object.entries(answer.headers)) {
+    try {
+      res.setHeader(name, value);
+    } catch {
+      // A rendered header value with characters HTTP forbids is left out rather than failing the answer.
+    }
+  }
+  res.status(answer.status);
+  if (typeof answer.body === 'string') {
+    if (!res.getHeader('content-type')) res.type('text/plain');
+    res.send(answer.body);
+  } else {
+    res.json(answer.body ?? null);
+  }
 }
 
-/** Reads the raw body up to the trigger's limit (413 past it). */
-function readRaw(req: Request, res: Response, limit: number): Promise<Buffer | undefined> {
-  return new Promise((resolve) => {
+const rejectionAnswer = (r: WebhookRejection): Answer => ({
+  status: r.httpStatus,
+  headers: r.opts.headers ?? {},
+  body: r.body,
+});
+
+/** Reads the raw body (inflating gzip/deflate/br) up to the trigger's limit. */
+function readRaw(req: Request, res: Response, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
     express.raw({ type: () => true, limit })(req, res, (err?: unknown) => {
-      if (err) {
-        const tooLarge = (err as { type?: string }).type === 'entity.too.large';
-        send(
-          res,
-          tooLarge
-            ? { status: 413, error: 'payload_too_large', message: `the body is larger than ${limit} bytes` }
-            : { status: 400, error: 'bad_request', message: 'the body could not be read' },
+      if (!err) return resolve(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
+      const type = (err as { type?: string }).type;
+      if (type === 'entity.too.large') return reject(new WebhookRejection('PAYLOAD_TOO_LARGE'));
+      if (type === 'encoding.unsupported') {
+        return reject(
+          new WebhookRejection('UNSUPPORTED_MEDIA_TYPE', {
+            message: 'the content encoding is not supported',
+          }),
         );
-        return resolve(undefined);
       }
-      resolve(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
+      reject(new WebhookRejection('MALFORMED_BODY', { message: 'the body could not be read', detail: type }));
     });
   });
 }
 
 /**
- * POST /api/webhook/:token — checks, then commits the delivery in one transaction, answers 202, and only
- * then asks the dispatcher to start the run.
+ * /api/webhook/:token — token → method → IP allowlist → body size → auth/signature (on the raw bytes) →
+ * rate limit → parse → validate → one transaction that claims the idempotency key and commits the
+ * delivery → answer (202, or in SYNC mode the run's response) → start the run. Every refusal after the
+ * token lookup is recorded as a REJECTED delivery with its reason.
  */
-export function webhookRouter(services: Services, dispatcher: Dispatcher, log: Log): express.Router {
+export function webhookRouter(
+  services: Services,
+  dispatcher: Dispatcher,
+  log: Log,
+  options: WebhookRouterOptions = {},
+): express.Router {
   const router = express.Router();
+  const rateLimits = new TriggerRateLimits();
+
+  /** Events never change an answer: once a delivery is committed, its sender gets its 2xx. */
+  const publish = (event: Omit<FlowEvent, 'at'>) =>
+    services.events
+      .publish(event)
+      .catch((err: Error) => log.warn({ err: err.message, type: event.type }, 'could not publish an event'));
 
   router.all('/api/webhook/:token', async (req: Request, res: Response) => {
+    const startedAt = performance.now();
+    const receivedAt = new Date();
     let active: ActiveTrigger | undefined;
     try {
-      active = await findActiveTrigger(services.db.em(), String(req.params.token));
+      active = await findActiveTrigger(services.db.em(), String(req.params.token), receivedAt);
     } catch (err) {
       log.error({ err: (err as Error).message }, 'trigger lookup failed');
       return send(res, UNAVAILABLE);
@@ -85,92 +115,166 @@ export function webhookRouter(services: Services, dispatcher: Dispatcher, log: L
     if (!active) return send(res, NOT_FOUND);
 
     const trigger = active.version.trigger;
+    const incoming: IncomingDelivery = {
+      status: DeliveryStatus.ACCEPTED,
+      method: req.method,
+      headers: redactHeaders(req.headers, credentialHeaders(trigger.auth)),
+      query: {},
+      body: null,
+      contentType: req.headers['content-type'],
+      sizeBytes: 0,
+      sourceIp: clientAddress(req.socket.remoteAddress),
+      receivedAt,
+      startedAt,
+    };
+    try {
+      await accept(req, res, active, incoming);
+    } catch (err) {
+      if (err instanceof WebhookRejection) {
+        // Recorded before answering, so what the sender saw is already visible to the flow's owner.
+        await recordRejection(active, incoming, err);
+        return send(res, rejectionAnswer(err));
+      }
+      log.error({ err: (err as Error).message }, 'storing the delivery failed');
+      if (!res.headersSent) send(res, UNAVAILABLE);
+    }
+  });
+
+  async function accept(req: Request, res: Response, active: ActiveTrigger, incoming: IncomingDelivery) {
+    const { version, trigger: triggerRow } = active;
+    const trigger = version.trigger;
+
     if (!trigger.methods.includes(req.method as never)) {
-      return send(res, {
-        status: 405,
-        error: 'method_not_allowed',
+      throw new WebhookRejection('METHOD_NOT_ALLOWED', {
         message: `this webhook accepts ${trigger.methods.join(', ')}`,
         headers: { Allow: trigger.methods.join(', ') },
       });
     }
+    if (!allowlistFor(version.id, trigger.ipAllowlist)(incoming.sourceIp)) {
+      throw new WebhookRejection('IP_NOT_ALLOWED', { detail: `client address ${incoming.sourceIp}` });
+    }
 
+    // What the sender announced, so a refused oversized body still shows its size; then what was read.
+    incoming.sizeBytes = Math.min(Number(req.headers['content-length']) || 0, 2 ** 31 - 1);
     const raw = await readRaw(req, res, trigger.maxBodyBytes);
-    if (!raw) return;
+    incoming.sizeBytes = raw.length;
 
-    let body: unknown;
-    try {
-      body = parseBody(raw, req.headers['content-type']);
-    } catch (err) {
-      if (err instanceof UnsupportedMediaType) {
-        return send(res, { status: 415, error: 'unsupported_media_type', message: err.message });
+    if (trigger.auth.type !== WebhookAuthType.NONE) {
+      const result = verifyAuth(
+        trigger.auth.type,
+        { raw, headers: req.headers, nowMs: Date.now() },
+        unsealAuth(trigger.auth, services.box),
+      );
+      if (!result.ok) {
+        throw new WebhookRejection(result.reason, {
+          detail: result.detail,
+          headers:
+            trigger.auth.type === WebhookAuthType.BASIC
+              ? { 'WWW-Authenticate': 'Basic realm="webhook"' }
+              : {},
+        });
       }
-      if (err instanceof MalformedBody)
-        return send(res, { status: 400, error: 'bad_request', message: err.message });
-      throw err;
     }
 
-    const incoming: IncomingDelivery = {
-      status: DeliveryStatus.ACCEPTED,
-      method: req.method,
-      headers: redactHeaders(req.headers),
-      query: queryOf(req),
-      body: body ?? null,
-      contentType: req.headers['content-type'],
-      sizeBytes: raw.length,
-      idempotencyKey: idempotencyKeyFrom(req.headers),
-    };
-
-    const issues = validatorFor(active.version.id, trigger.variables)(body ?? {});
-    if (issues.length) {
-      const rejection: Rejection = {
-        status: 422,
-        error: 'validation_failed',
-        message: 'the payload does not match the trigger variables',
-        issues,
-      };
-      await record(active, {
-        ...incoming,
-        status: DeliveryStatus.REJECTED,
-        rejectReason: 'VALIDATION',
-        validationErrors: issues,
-      });
-      return send(res, rejection);
+    if (trigger.rateLimit) {
+      const retryAfter = await rateLimits.consume(triggerRow.id, trigger.rateLimit);
+      if (retryAfter !== undefined) {
+        throw new WebhookRejection('RATE_LIMITED', { headers: { 'Retry-After': String(retryAfter) } });
+      }
     }
 
-    let result;
-    try {
-      result = await recordDelivery(services.db.em(), active, incoming);
-    } catch (err) {
-      log.error({ err: (err as Error).message }, 'storing the delivery failed');
-      return send(res, UNAVAILABLE);
+    incoming.query = queryOf(req.originalUrl);
+    // A GET has no body: its query parameters are the payload the variables describe.
+    const parsed: ParsedBody =
+      req.method === 'GET'
+        ? { value: incoming.query, stringsOnly: true }
+        : await parseBody(raw, req.headers['content-type']);
+    const { value, issues } = validatorFor(version.id, trigger.variables).validate(parsed.value, {
+      stringsOnly: parsed.stringsOnly,
+    });
+    incoming.body = value ?? null;
+    incoming.validationErrors = issues;
+    if (issues.length && trigger.validation !== ValidationMode.LENIENT) {
+      throw new WebhookRejection('VALIDATION', { issues });
     }
-    const { delivery, duplicate } = result;
+
+    incoming.idempotencyKey = idempotencyKeyOf(
+      trigger.idempotencyKey,
+      { body: incoming.body, headers: incoming.headers, query: incoming.query },
+      req.headers,
+    );
+    const { delivery, duplicate, duplicateRow } = await recordDelivery(services.db.em(), active, incoming);
     const event = {
-      workspaceId: active.trigger.flow.workspace.id,
-      flowId: active.trigger.flow.id,
+      workspaceId: triggerRow.flow.workspace.id,
+      flowId: triggerRow.flow.id,
       deliveryId: delivery.id,
     };
     if (duplicate) {
-      res.status(200).json({ deliveryId: delivery.id, status: 'duplicate' });
-      await services.events.publish({ ...event, type: 'DELIVERY_DUPLICATE' });
+      send(res, { status: 200, headers: {}, body: { deliveryId: delivery.id, status: 'duplicate' } });
+      // The event names the DUPLICATE row (its duplicateOf is the original, which the sender was given).
+      await publish({
+        ...event,
+        deliveryId: duplicateRow?.id ?? delivery.id,
+        type: 'DELIVERY_DUPLICATE',
+        status: DeliveryStatus.DUPLICATE,
+        message: `duplicate of ${delivery.id}`,
+      });
       return;
     }
-    res.status(202).json({ deliveryId: delivery.id, status: 'accepted' });
-    await services.events.publish({ ...event, type: 'DELIVERY_RECEIVED', status: DeliveryStatus.ACCEPTED });
-    await dispatcher.dispatch(delivery.id);
-  });
+    await publish({ ...event, type: 'DELIVERY_RECEIVED', status: DeliveryStatus.ACCEPTED });
 
-  /** Rejected deliveries are kept for the flow's owner; a failure to store one never changes the answer. */
-  async function record(active: ActiveTrigger, incoming: IncomingDelivery) {
+    if (trigger.responseMode !== ResponseMode.SYNC || !options.waiter) {
+      send(res, accepted(delivery.id));
+      await dispatcher.dispatch(delivery.id);
+      return;
+    }
+    send(res, await waitForRun(delivery, trigger, incoming.startedAt! + trigger.syncTimeoutMs));
+  }
+
+  /** SYNC mode: the run's answer if it ends before the deadline, else 202 (the run goes on). */
+  async function waitForRun(
+    delivery: Delivery,
+    trigger: TriggerDefinition,
+    deadline: number,
+  ): Promise<Answer> {
     try {
-      const { delivery } = await recordDelivery(services.db.em(), active, incoming);
-      await services.events.publish({
+      if (!(await dispatcher.dispatch(delivery.id))) return accepted(delivery.id);
+      const outcome = await options.waiter!.waitForResult(delivery.id, deadline - performance.now());
+      return outcome ? await syncAnswer(services.db.em(), delivery, trigger, outcome) : accepted(delivery.id);
+    } catch (err) {
+      log.warn({ deliveryId: delivery.id, err: (err as Error).message }, 'could not wait for the run');
+      return accepted(delivery.id);
+    }
+  }
+
+  /** Rejections are kept for the flow's owner; a failure to store one never changes the answer. */
+  async function recordRejection(
+    active: ActiveTrigger,
+    incoming: IncomingDelivery,
+    rejection: WebhookRejection,
+  ) {
+    // Only a payload that passed auth and parsing is kept; for other reasons one entry explains the refusal.
+    const validation = rejection.code === 'VALIDATION';
+    const explanation: ValidationIssue[] = [
+      { path: '', message: rejection.opts.detail ?? rejection.message },
+    ];
+    const record: IncomingDelivery = {
+      ...incoming,
+      status: DeliveryStatus.REJECTED,
+      rejectReason: rejection.code,
+      body: validation ? incoming.body : null,
+      validationErrors: validation ? (rejection.opts.issues ?? []) : explanation,
+      idempotencyKey: undefined,
+    };
+    try {
+      const { delivery } = await recordDelivery(services.db.em(), active, record);
+      await publish({
         type: 'DELIVERY_REJECTED',
         workspaceId: active.trigger.flow.workspace.id,
         flowId: active.trigger.flow.id,
         deliveryId: delivery.id,
         status: DeliveryStatus.REJECTED,
-        message: incoming.rejectReason,
+        message: rejection.code,
       });
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'could not record a rejected delivery');

@@ -1,16 +1,10 @@
 import { z } from 'zod';
-import { VariableType } from '../schema/enums';
-import type { VariableDefinition } from '../schema/definitions';
+import type { ItemDefinition, VariableDefinition } from '../schema/definitions';
 import type { ValidationIssue } from '../schema/Delivery';
+import { VariableType } from '../schema/enums';
 import { formatPath } from '../services/errors';
-
-const typeSchemas: Record<VariableType, z.ZodType> = {
-  [VariableType.STRING]: z.string(),
-  [VariableType.NUMBER]: z.number(),
-  [VariableType.BOOLEAN]: z.boolean(),
-  [VariableType.OBJECT]: z.record(z.string(), z.unknown()),
-  [VariableType.ARRAY]: z.array(z.unknown()),
-};
+import { coerceStrings } from './coerce';
+import { setOwn } from './fields';
 
 const typeNames: Record<VariableType, string> = {
   STRING: 'a string',
@@ -20,42 +14,83 @@ const typeNames: Record<VariableType, string> = {
   ARRAY: 'an array',
 };
 
-export type PayloadValidator = (body: unknown) => ValidationIssue[];
+/** At most this many issues are listed; a last one says how many more there were. */
+export const MAX_ISSUES = 100;
 
-/** A zod schema built from the trigger's variables; undeclared fields pass through untouched. */
-export function buildValidator(variables: readonly VariableDefinition[]): PayloadValidator {
-  const shape: Record<string, z.ZodType> = {};
-  for (const v of variables) {
-    const base = typeSchemas[v.type].meta({ description: v.description ?? undefined });
-    const typed = z.any().superRefine((value, ctx) => {
-      if (value === undefined) {
-        if (v.required) ctx.addIssue({ code: 'custom', message: 'is required' });
-        return;
-      }
-      if (!base.safeParse(value).success)
-        ctx.addIssue({ code: 'custom', message: `must be ${typeNames[v.type]}` });
-    });
-    shape[v.name] = typed;
+/** `required` decides how a missing or null value is reported. */
+function message(type: VariableType, required: boolean) {
+  return (issue: { input?: unknown }) =>
+    issue.input == null && required ? 'is required' : `must be ${typeNames[type]}`;
+}
+
+function schemaOf(def: ItemDefinition & { items?: ItemDefinition | null }, required: boolean): z.ZodType {
+  const error = message(def.type, required);
+  switch (def.type) {
+    case VariableType.STRING:
+      return z.string({ error });
+    case VariableType.NUMBER:
+      return z.number({ error });
+    case VariableType.BOOLEAN:
+      return z.boolean({ error });
+    case VariableType.OBJECT:
+      return def.properties?.length
+        ? objectOf(def.properties, error)
+        : z.custom<Record<string, unknown>>((v) => v !== null && typeof v === 'object' && !Array.isArray(v), {
+            error,
+          });
+    case VariableType.ARRAY:
+      return z.array(def.items ? schemaOf(def.items, true) : z.unknown(), { error });
   }
-  const schema = z.looseObject(shape);
-  return (body) => {
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-      return variables.length ? [{ path: '', message: 'the body must be a JSON object' }] : [];
+}
+
+/** Undeclared fields pass through untouched. */
+function objectOf(properties: readonly VariableDefinition[], error: (i: { input?: unknown }) => string) {
+  const shape: Record<string, z.ZodType> = {};
+  for (const v of properties) {
+    const schema = schemaOf(v, v.required).meta({ description: v.description ?? undefined });
+    setOwn(shape, v.name, v.required ? schema : schema.nullish());
+  }
+  return z.looseObject(shape, { error });
+}
+
+export type ValidationResult = {
+  /** The payload after coercion (the same value when nothing was coerced). */
+  value: unknown;
+  issues: ValidationIssue[];
+};
+
+/** A trigger's variables compiled into a zod schema. Calling it checks a JSON payload as it is. */
+export type PayloadValidator = ((body: unknown) => ValidationIssue[]) & {
+  /** With stringsOnly (form, multipart, query), strings are first coerced to the declared types. */
+  validate(body: unknown, opts?: { stringsOnly?: boolean }): ValidationResult;
+};
+
+export function buildValidator(variables: readonly VariableDefinition[]): PayloadValidator {
+  const schema = variables.length
+    ? objectOf(variables, () => 'the body must be an object with the declared variables')
+    : undefined;
+  const validate = (body: unknown, opts: { stringsOnly?: boolean } = {}): ValidationResult => {
+    const value = opts.stringsOnly ? coerceStrings(body, variables) : body;
+    if (!schema) return { value, issues: [] };
+    const result = schema.safeParse(value ?? {});
+    if (result.success) return { value, issues: [] };
+    const issues = result.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
+    if (issues.length > MAX_ISSUES) {
+      const more = issues.length - MAX_ISSUES;
+      issues.splice(MAX_ISSUES, more, { path: '', message: `and ${more} more problems` });
     }
-    const result = schema.safeParse(body);
-    return result.success
-      ? []
-      : result.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
+    return { value, issues };
   };
+  return Object.assign((body: unknown) => validate(body).issues, { validate });
 }
 
 const cache = new Map<string, PayloadValidator>();
 
-/** Validators are compiled once per flow version. */
+/** Validators are compiled once per flow version (versions are immutable). */
 export function validatorFor(versionId: string, variables: readonly VariableDefinition[]): PayloadValidator {
   let v = cache.get(versionId);
   if (!v) {
-    if (cache.size > 5000) cache.clear();
+    if (cache.size >= 5000) cache.clear();
     v = buildValidator(variables);
     cache.set(versionId, v);
   }

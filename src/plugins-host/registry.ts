@@ -12,6 +12,7 @@ import { z } from 'zod';
 import {
   HOOKFLOW_API_VERSION,
   pluginDefinitionProblems,
+  toValidationIssues,
   type AnyActionDefinition,
   type PluginDefinition,
   type RetryPolicy,
@@ -113,7 +114,7 @@ function readPackageJson(packageName: string, dir: string): PackageJson {
 }
 
 /** Finds the directory of an npm package by name, without requiring its package.json to be exported. */
-function packageDirByName(name: string, paths?: string[]): string {
+export function packageDirByName(name: string, paths?: string[]): string {
   try {
     return path.dirname(require.resolve(`${name}/package.json`, paths ? { paths } : undefined));
   } catch {
@@ -291,9 +292,56 @@ export function compareVersions(a: string, b: string): number {
   return x.pre.localeCompare(y.pre, 'en', { numeric: true });
 }
 
+/** A problem with a step, its path relative to the step (`input.url`, `plugin`). */
+export type StepIssue = { path: string; message: string };
+
+// Same pattern as the template renderer's, without the global flag (test() must not keep state).
+const HAS_TEMPLATE = /\{\{\s*[^{}]+?\s*\}\}/;
+
+function containsTemplate(value: unknown): boolean {
+  if (typeof value === 'string') return HAS_TEMPLATE.test(value);
+  if (Array.isArray(value)) return value.some(containsTemplate);
+  if (value && typeof value === 'object') return Object.values(value).some(containsTemplate);
+  return false;
+}
+
+/** True when the value at `path` (or a string on the way to it) holds a template, so only the run can tell. */
+function dependsOnTemplate(input: unknown, path: ReadonlyArray<PropertyKey>): boolean {
+  let value = input;
+  for (const key of path) {
+    if (typeof value === 'string') return containsTemplate(value);
+    if (!value || typeof value !== 'object') return false;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return containsTemplate(value);
+}
+
+type IssueLike = { code?: string; path: ReadonlyArray<PropertyKey>; message: string };
+
+/**
+ * What the action's input schema says about a saved step input, leaving out every problem a template could
+ * still fix at run time (a `{{…}}` string where a number is expected, say). Unknown keys are always reported:
+ * rendering never changes keys.
+ */
+export function templateFreeInputIssues(schema: unknown, input: unknown): StepIssue[] {
+  const result = (schema as z.ZodType).safeParse(input);
+  if (result.success) return [];
+  const issues = (result.error.issues as IssueLike[]).filter(
+    (issue) => issue.code === 'unrecognized_keys' || !dependsOnTemplate(input, issue.path),
+  );
+  return toValidationIssues(issues).map((i) => ({
+    path: i.path === '' ? 'input' : i.path.startsWith('[') ? `input${i.path}` : `input.${i.path}`,
+    message: i.message,
+  }));
+}
+
 export class PluginRegistry {
   /** name → version → plugin */
   private readonly plugins = new Map<string, Map<string, LoadedPlugin>>();
+  /** Names of disabled plugins (every version); kept in step with the InstalledPlugin table. */
+  private readonly disabled = new Set<string>();
+  /** name → the task queue its actions run on, for installed plugins routed away from the main queue. */
+  private readonly queues = new Map<string, string>();
 
   /**
    * Loads every package; the first invalid package throws InvalidPluginError.
@@ -330,6 +378,47 @@ export class PluginRegistry {
     }
     versions.set(plugin.version, plugin);
     return plugin;
+  }
+
+  /** Unloads one version (after an uninstall). Runs that already hold the definition keep it. */
+  remove(name: string, version: string): LoadedPlugin | undefined {
+    const versions = this.plugins.get(name);
+    const plugin = versions?.get(version);
+    if (!versions || !plugin) return undefined;
+    versions.delete(version);
+    if (versions.size === 0) this.plugins.delete(name);
+    return plugin;
+  }
+
+  setEnabled(name: string, enabled: boolean): void {
+    if (enabled) this.disabled.delete(name);
+    else this.disabled.add(name);
+  }
+
+  isEnabled(name: string): boolean {
+    return !this.disabled.has(name);
+  }
+
+  setTaskQueue(name: string, taskQueue: string | null | undefined): void {
+    if (taskQueue) this.queues.set(name, taskQueue);
+    else this.queues.delete(name);
+  }
+
+  /** The task queue of an installed plugin routed to its own workers; undefined means the main queue. */
+  taskQueue(name: string): string | undefined {
+    return this.queues.get(name);
+  }
+
+  /**
+   * Save-time problems of a step using `plugin@version` beyond the action's existence (see PluginCatalog in
+   * services/flows.ts): a disabled plugin, or a template-free input that violates the action's schema.
+   */
+  stepIssues(plugin: string, action: string, version: string, input: unknown): StepIssue[] {
+    if (!this.isEnabled(plugin)) {
+      return [{ path: 'plugin', message: `plugin "${plugin}" is disabled` }];
+    }
+    const resolved = this.resolve(plugin, action, version);
+    return resolved ? templateFreeInputIssues(resolved.action.input, input) : [];
   }
 
   /** Every loaded plugin version, by name then newest version first. */

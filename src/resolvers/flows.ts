@@ -1,9 +1,11 @@
-import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { FlowStatus } from '../schema/enums';
 import { Flow } from '../schema/Flow';
 import type { FlowVersion } from '../schema/FlowVersion';
 import { CreateFlowInput, StepView, UpdateFlowInput, WebhookTriggerView } from '../schema/graphql-types';
 import type { Services } from '../services';
+import { flowWarnings } from '../services/references';
+import { FlowWarningView } from './authoring';
 import { memo, type GraphqlContext } from './context';
 
 @Resolver(() => Flow)
@@ -60,9 +62,16 @@ export class FlowResolver {
     return this.services.flows.setStatus(ctx.em, ctx.scope, id, status);
   }
 
-  @Mutation(() => Flow, { description: 'Issues a new webhook URL; the old one stops working at once' })
-  rotateWebhookToken(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphqlContext): Promise<Flow> {
-    return this.services.flows.rotateToken(ctx.em, ctx.scope, id);
+  @Mutation(() => Flow, {
+    description:
+      'Issues a new webhook URL; the old one stops working at once, or after gracePeriodSeconds (at most 7 days)',
+  })
+  rotateWebhookToken(
+    @Arg('id', () => ID) id: string,
+    @Arg('gracePeriodSeconds', () => Int, { nullable: true }) gracePeriodSeconds: number | null,
+    @Ctx() ctx: GraphqlContext,
+  ): Promise<Flow> {
+    return this.services.flows.rotateToken(ctx.em, ctx.scope, id, gracePeriodSeconds);
   }
 
   @FieldResolver(() => String, { description: '<PUBLIC_URL>/api/webhook/<token>; keep it secret' })
@@ -80,5 +89,14 @@ export class FlowResolver {
   @FieldResolver(() => [StepView], { description: 'The steps of the current version, in order' })
   async steps(@Root() flow: Flow, @Ctx() ctx: GraphqlContext): Promise<StepView[]> {
     return (await this.currentVersion(ctx, flow)).steps;
+  }
+
+  // Issue 3 (authoring): save-time reference checks, computed from the current version.
+  @FieldResolver(() => [FlowWarningView], {
+    description:
+      'References in the current version that will have no value at run time: undeclared variables, unknown or later steps, unknown output fields, malformed templates',
+  })
+  async warnings(@Root() flow: Flow, @Ctx() ctx: GraphqlContext): Promise<FlowWarningView[]> {
+    return flowWarnings(await this.currentVersion(ctx, flow), this.services.registry);
   }
 }

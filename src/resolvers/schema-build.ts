@@ -4,9 +4,13 @@ import { buildSchema, type NonEmptyArray } from 'type-graphql';
 import type { Services } from '../services';
 import { ActivityResolver } from './activity';
 import { ApiKeyResolver } from './api-keys';
+import { AuthoringResolver } from './authoring';
+import { CredentialResolver } from './credentials';
 import { DeliveryResolver } from './deliveries';
 import { FlowResolver } from './flows';
+import { PluginResolver } from './plugins';
 import { RunResolver } from './runs';
+import { StatsResolver } from './stats';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 export const resolvers: NonEmptyArray<Function> = [
@@ -15,6 +19,10 @@ export const resolvers: NonEmptyArray<Function> = [
   RunResolver,
   ApiKeyResolver,
   ActivityResolver,
+  StatsResolver,
+  AuthoringResolver,
+  PluginResolver,
+  CredentialResolver,
 ];
 
 /** type-graphql insists on a PubSub when a schema has subscriptions; ours bring their own `subscribe`. */

@@ -10,11 +10,22 @@ import { findOwned, type Scope } from './scope';
 /** An active flow's trigger with the version new deliveries run on. */
 export type ActiveTrigger = { trigger: WebhookTrigger; version: FlowVersion };
 
+/**
+ * The trigger a webhook token belongs to, with the version new deliveries run on. After a rotation with a
+ * grace period the previous token keeps working until it expires. Unknown, expired and paused all give
+ * undefined after the same single lookup, so a caller cannot tell them apart.
+ */
 export async function findActiveTrigger(
   em: EntityManager,
   token: string,
+  now = new Date(),
 ): Promise<ActiveTrigger | undefined> {
-  const trigger = await em.findOne(WebhookTrigger, { tokenHash: sha256(token) }, { populate: ['flow'] });
+  const hash = sha256(token);
+  const trigger = await em.findOne(
+    WebhookTrigger,
+    { $or: [{ tokenHash: hash }, { previousTokenHash: hash, previousTokenExpiresAt: { $gt: now } }] },
+    { populate: ['flow'] },
+  );
   if (!trigger || trigger.flow.status !== FlowStatus.ACTIVE) return undefined;
   const version = await em.findOne(FlowVersion, { flow: trigger.flow, version: trigger.flow.version });
   return version ? { trigger, version } : undefined;
@@ -32,41 +43,74 @@ export type IncomingDelivery = {
   rejectReason?: string;
   validationErrors?: ValidationIssue[];
   isTest?: boolean;
+  sourceIp?: string;
+  receivedAt?: Date;
+  /** performance.now() when the request arrived: acceptLatencyMs is measured from it to the insert. */
+  startedAt?: number;
+};
+
+export type RecordedDelivery = {
+  /** The delivery that runs: the new one, or for a duplicate the original. */
+  delivery: Delivery;
+  duplicate: boolean;
+  /** For a duplicate: the DUPLICATE row recorded for the statistics. */
+  duplicateRow?: Delivery;
 };
 
 /**
- * Commits the delivery in one transaction. When the idempotency key was seen before, nothing is written
- * and the original delivery comes back with duplicate = true.
+ * Commits the delivery in one transaction. Only accepted deliveries claim their idempotency key (unique per
+ * trigger), so a rejected attempt never blocks the sender's corrected retry. When the key was claimed
+ * before, a DUPLICATE row pointing at the original is recorded instead, and the original comes back with
+ * duplicate = true. Concurrent requests with one key race on the unique index: exactly one wins.
  */
 export async function recordDelivery(
   em: EntityManager,
   active: ActiveTrigger,
   incoming: IncomingDelivery,
-): Promise<{ delivery: Delivery; duplicate: boolean }> {
-  const { trigger, version } = active;
+): Promise<RecordedDelivery> {
   const idempotencyKey = incoming.idempotencyKey && normaliseKey(incoming.idempotencyKey);
+  const claimsKey = incoming.status === DeliveryStatus.ACCEPTED && idempotencyKey;
   try {
-    const delivery = await em.transactional(async (tx) => {
-      const d = tx.create(Delivery, {
-        ...incoming,
-        idempotencyKey: incoming.status === DeliveryStatus.ACCEPTED ? idempotencyKey : undefined,
-        workspace: trigger.flow.workspace,
-        flow: trigger.flow,
-        trigger,
-        flowVersion: version.version,
-        validationErrors: incoming.validationErrors ?? [],
-        dispatchState:
-          incoming.status === DeliveryStatus.ACCEPTED ? DispatchState.PENDING : DispatchState.DISPATCHED,
-      });
-      tx.persist(d);
-      return d;
+    const delivery = await insert(em, active, {
+      ...incoming,
+      idempotencyKey: claimsKey ? idempotencyKey : undefined,
     });
     return { delivery, duplicate: false };
   } catch (err) {
-    if (!(err instanceof UniqueConstraintViolationException) || !idempotencyKey) throw err;
-    const original = await em.fork().findOneOrFail(Delivery, { trigger, idempotencyKey });
-    return { delivery: original, duplicate: true };
+    if (!(err instanceof UniqueConstraintViolationException) || !claimsKey) throw err;
+    const original = await em.fork().findOneOrFail(Delivery, { trigger: active.trigger, idempotencyKey });
+    const duplicateRow = await insert(em, active, {
+      ...incoming,
+      status: DeliveryStatus.DUPLICATE,
+      idempotencyKey: undefined,
+      duplicateOf: original.id,
+    });
+    return { delivery: original, duplicate: true, duplicateRow };
   }
+}
+
+async function insert(
+  em: EntityManager,
+  { trigger, version }: ActiveTrigger,
+  incoming: IncomingDelivery & { duplicateOf?: string },
+): Promise<Delivery> {
+  const { startedAt, receivedAt, ...fields } = incoming;
+  return em.transactional(async (tx) => {
+    const d = tx.create(Delivery, {
+      ...fields,
+      receivedAt: receivedAt ?? new Date(),
+      workspace: trigger.flow.workspace,
+      flow: trigger.flow,
+      trigger,
+      flowVersion: version.version,
+      validationErrors: incoming.validationErrors ?? [],
+      dispatchState:
+        incoming.status === DeliveryStatus.ACCEPTED ? DispatchState.PENDING : DispatchState.DISPATCHED,
+      acceptLatencyMs: startedAt === undefined ? undefined : Math.round(performance.now() - startedAt),
+    });
+    tx.persist(d);
+    return d;
+  });
 }
 
 /** Keys longer than the column are replaced by their hash, so any sender's id fits. */

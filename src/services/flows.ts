@@ -24,12 +24,29 @@ import { findOwned, requireRole, type Scope } from './scope';
 export interface PluginCatalog {
   hasAction(plugin: string, action: string, version: string): boolean;
   latestVersion(plugin: string): string | undefined;
+  /** Issue 4: a disabled plugin, or a template-free input that violates the action's schema (paths relative to the step). */
+  stepIssues?(plugin: string, action: string, version: string, input: unknown): IssueDetail[];
 }
+
+/** Issue 4: save-time checks of the steps' credentials (exist in the workspace, match the action's type). */
+export interface StepCredentialChecker {
+  stepIssues(em: EntityManager, scope: Scope, steps: StepDefinition[]): Promise<IssueDetail[]>;
+}
+
+/** The longest time an old webhook URL may keep working after a rotation (7 days). */
+export const MAX_TOKEN_GRACE_SECONDS = 7 * 24 * 3600;
 
 export type FlowInput = { name?: string | null; trigger?: unknown; steps?: unknown };
 
 export class FlowService {
-  constructor(private readonly deps: { catalog: PluginCatalog; box: SecretBox; publicUrl: string }) {}
+  constructor(
+    private readonly deps: {
+      catalog: PluginCatalog;
+      box: SecretBox;
+      publicUrl: string;
+      credentials?: StepCredentialChecker;
+    },
+  ) {}
 
   async list(em: EntityManager, scope: Scope): Promise<Flow[]> {
     return em.find(Flow, { workspace: scope.workspaceId }, { orderBy: { createdAt: 'asc', id: 'asc' } });
@@ -44,6 +61,7 @@ export class FlowService {
     const name = this.parseName(input.name);
     const trigger = this.parseTrigger(input.trigger ?? { label: 'Webhook' });
     const steps = this.parseSteps(input.steps);
+    await this.checkCredentials(em, scope, steps);
     const flow = em.create(Flow, { workspace: em.getReference(Workspace, scope.workspaceId), name });
     const token = newToken();
     em.create(WebhookTrigger, {
@@ -65,6 +83,7 @@ export class FlowService {
     const trigger =
       input.trigger == null ? current.trigger : this.parseTrigger(input.trigger, current.trigger.auth);
     const steps = input.steps == null ? current.steps : this.parseSteps(input.steps);
+    if (input.steps != null) await this.checkCredentials(em, scope, steps);
     flow.name = name;
     flow.version = current.version + 1;
     em.create(FlowVersion, { flow, version: flow.version, trigger, steps });
@@ -87,15 +106,35 @@ export class FlowService {
     return flow;
   }
 
-  /** The old URL stops working at once. */
-  async rotateToken(em: EntityManager, scope: Scope, id: string): Promise<Flow> {
+  /**
+   * Issues a new webhook token. Without a grace period the old URL stops working at once; with one it keeps
+   * working until the period ends (only the latest previous token is kept; rotating again replaces it).
+   */
+  async rotateToken(
+    em: EntityManager,
+    scope: Scope,
+    id: string,
+    gracePeriodSeconds?: number | null,
+  ): Promise<Flow> {
     requireRole(scope, ApiKeyRole.EDITOR);
+    const grace = gracePeriodSeconds ?? 0;
+    if (!Number.isInteger(grace) || grace < 0 || grace > MAX_TOKEN_GRACE_SECONDS) {
+      throw new BadInputError('invalid grace period', [
+        {
+          path: 'gracePeriodSeconds',
+          message: `must be a whole number of seconds between 0 and ${MAX_TOKEN_GRACE_SECONDS}`,
+        },
+      ]);
+    }
     const flow = await this.get(em, scope, id);
     const trigger = await em.findOneOrFail(WebhookTrigger, { flow });
+    const now = new Date();
+    trigger.previousTokenHash = grace > 0 ? trigger.tokenHash : undefined;
+    trigger.previousTokenExpiresAt = grace > 0 ? new Date(now.getTime() + grace * 1000) : undefined;
     const token = newToken();
     trigger.tokenHash = sha256(token);
     trigger.tokenEncrypted = this.deps.box.encrypt(token);
-    trigger.tokenCreatedAt = new Date();
+    trigger.tokenCreatedAt = now;
     await em.flush();
     return flow;
   }
@@ -185,8 +224,17 @@ export class FlowService {
         path: `steps[${index}].action`,
         message: `plugin "${name}@${version}" has no action "${step.action}"`,
       });
+    } else {
+      for (const issue of this.deps.catalog.stepIssues?.(name, step.action, version, step.input) ?? []) {
+        issues.push({ path: `steps[${index}].${issue.path}`, message: issue.message });
+      }
     }
     return { ...step, plugin: name, pluginVersion: version ?? '' };
+  }
+
+  private async checkCredentials(em: EntityManager, scope: Scope, steps: StepDefinition[]): Promise<void> {
+    const issues = (await this.deps.credentials?.stepIssues(em, scope, steps)) ?? [];
+    if (issues.length) throw new BadInputError('invalid steps', issues);
   }
 }
 

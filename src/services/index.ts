@@ -4,6 +4,8 @@ import type { EventBus } from './events';
 import type { FlowService } from './flows';
 import type { PluginRegistry } from '../plugins-host/registry';
 import type { RunStarter } from './dispatcher';
+import type { PluginService } from './plugins';
+import type { CredentialService } from './credentials';
 
 /** Everything the API, ingress and activities share, built once in app.ts. */
 export type Services = {
@@ -15,4 +17,8 @@ export type Services = {
   registry: PluginRegistry;
   /** Present in processes that run the ingress role (or can reach Temporal for replays and test webhooks). */
   starter?: RunStarter;
+  /** The plugin marketplace (issue 4); optional so a bare API harness can run without it. */
+  plugins?: PluginService;
+  /** Encrypted credentials (issue 4). */
+  credentials?: CredentialService;
 };

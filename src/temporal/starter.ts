@@ -1,6 +1,14 @@
-import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+} from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
-import type { RunFlowInput } from '../workflows/types';
+import type { RunFlowInput, RunFlowResult } from '../workflows/types';
+
+/** How a delivery's run ended; runId is unknown only when the workflow itself failed. */
+export type RunOutcome = { runId?: string; status: RunFlowResult['status'] };
 
 export const workflowIdFor = (deliveryId: string) => `delivery-${deliveryId}`;
 
@@ -42,6 +50,38 @@ export class WorkflowStarter {
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) return;
       throw err;
+    }
+  }
+
+  /**
+   * Waits for the run of a delivery (its workflow's result) for at most timeoutMs; undefined past that
+   * or when Temporal cannot be asked. Never waits longer than timeoutMs.
+   */
+  async waitForResult(deliveryId: string, timeoutMs: number): Promise<RunOutcome | undefined> {
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(
+        () => {
+          controller.abort();
+          resolve(undefined);
+        },
+        Math.max(0, timeoutMs),
+      );
+    });
+    const handle = this.client.workflow.getHandle(workflowIdFor(deliveryId));
+    const outcome = this.client
+      .withAbortSignal(controller.signal, () => handle.result() as Promise<RunFlowResult>)
+      .then(
+        (result): RunOutcome => ({ runId: result.runId, status: result.status }),
+        (err): RunOutcome | undefined =>
+          err instanceof WorkflowFailedError ? { status: 'FAILED' } : undefined,
+      );
+    try {
+      return await Promise.race([outcome, late]);
+    } finally {
+      clearTimeout(timer);
+      controller.abort();
     }
   }
 

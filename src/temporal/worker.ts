@@ -83,7 +83,13 @@ export class FlowWorker {
           workflowBundle: await workflowBundle(),
           activities: this.opts.activities,
         });
-        if (this.stopped) break;
+        if (this.stopped) {
+          // stop() came while the worker was being created: run it only to shut it down cleanly.
+          const running = this.worker.run();
+          this.worker.shutdown();
+          await running;
+          break;
+        }
         this.opts.log.info(`worker polling task queue "${this.opts.taskQueue}" at ${this.opts.address}`);
         announcedWaiting = false;
         await this.worker.run();

@@ -13,6 +13,7 @@ export async function runFlow(input: RunFlowInput): Promise<RunFlowResult> {
   if (prepared.finished) return { runId: prepared.runId, status: 'COMPLETED' };
   for (const step of prepared.steps) {
     const { runStep } = proxyActivities<FlowActivities>({
+      ...(step.taskQueue ? { taskQueue: step.taskQueue } : {}),
       startToCloseTimeout: step.timeoutMs,
       retry: {
         maximumAttempts: step.retry.maximumAttempts,

@@ -5,6 +5,8 @@ export type RunFlowInput = { deliveryId: string; workflowId: string; flowVersion
 
 export type StepPlan = {
   key: string;
+  /** Set for an installed plugin routed to its own workers; otherwise the workflow's own task queue. */
+  taskQueue?: string;
   timeoutMs: number;
   retry: {
     maximumAttempts: number;

@@ -156,11 +156,16 @@ describe('GraphQL API', () => {
     it('pins an explicit plugin version and defaults the trigger when omitted', async () => {
       const flow = await createFlow(h.adminKey, {
         name: 'Minimal',
-        steps: [{ key: 'a', plugin: 'http@0.1.0', action: 'request' }],
+        steps: [{ key: 'a', plugin: 'http@0.1.0', action: 'request', input: { url: 'https://x.test' } }],
       });
       expect(flow.trigger).toMatchObject({ label: 'Webhook', variables: [], methods: ['POST'] });
       expect(flow.steps).toEqual([
-        expect.objectContaining({ key: 'a', plugin: 'http', pluginVersion: '0.1.0', input: {} }),
+        expect.objectContaining({
+          key: 'a',
+          plugin: 'http',
+          pluginVersion: '0.1.0',
+          input: { url: 'https://x.test' },
+        }),
       ]);
     });
 

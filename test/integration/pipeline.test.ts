@@ -232,7 +232,10 @@ describe('the webhook pipeline on PostgreSQL and the Temporal dev server', () =>
     });
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('POST');
-    expect(await query(db.url, 'select id from delivery where flow_id = $1', [flow.id])).toEqual([]);
+    expect(
+      await query(db.url, 'select status, reject_reason from delivery where flow_id = $1', [flow.id]),
+    ).toEqual([{ status: 'REJECTED', reject_reason: 'METHOD_NOT_ALLOWED' }]);
+    expect(await query(db.url, 'select id from run where flow_id = $1', [flow.id])).toEqual([]);
   });
 
   it('answers a repeated delivery id with 200 and the original delivery, without a second run', async () => {
@@ -252,7 +255,17 @@ describe('the webhook pipeline on PostgreSQL and the Temporal dev server', () =>
         const d = (await gqlOk(app, app.adminKey, DELIVERY_WITH_RUN, { id: first.body.deliveryId })).delivery;
         return d.run?.status === 'COMPLETED' ? d : undefined;
       });
-      expect(await query(db.url, 'select id from delivery where flow_id = $1', [flow.id])).toHaveLength(1);
+      expect(
+        await query(
+          db.url,
+          'select status, duplicate_of from delivery where flow_id = $1 order by received_at',
+          [flow.id],
+        ),
+      ).toEqual([
+        { status: 'ACCEPTED', duplicate_of: null },
+        { status: 'DUPLICATE', duplicate_of: first.body.deliveryId },
+      ]);
+      expect(await query(db.url, 'select id from run where flow_id = $1', [flow.id])).toHaveLength(1);
       expect(target.requests).toHaveLength(1);
     } finally {
       await target.close();

@@ -64,6 +64,18 @@ describe('configuration', () => {
     );
   });
 
+  it('reads the task queues a worker serves (HOOKFLOW_WORKER_QUEUES), defaulting to the main queue', () => {
+    expect(loadConfig({}).temporal.workerQueues).toEqual(['hookflow']);
+    expect(loadConfig({ TEMPORAL_TASK_QUEUE: 'main' }).temporal.workerQueues).toEqual(['main']);
+    expect(
+      loadConfig({ HOOKFLOW_WORKER_QUEUES: 'plugins-untrusted, hookflow,plugins-untrusted' }).temporal
+        .workerQueues,
+    ).toEqual(['plugins-untrusted', 'hookflow']);
+    expect(() => loadConfig({ HOOKFLOW_WORKER_QUEUES: 'ok,not ok' })).toThrow(
+      /HOOKFLOW_WORKER_QUEUES.*task queue names use letters, digits/,
+    );
+  });
+
   it('requires a secret key with an external database', () => {
     expect(() => loadConfig({ DATABASE_URL: 'postgres://u@db/x' })).toThrow(
       /HOOKFLOW_SECRET_KEY: is required/,

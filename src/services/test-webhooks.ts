@@ -1,0 +1,96 @@
+import type { EntityManager } from '@mikro-orm/core';
+import type { Delivery, ValidationIssue } from '../schema/Delivery';
+import { ApiKeyRole, DeliveryStatus, ValidationMode } from '../schema/enums';
+import { Flow } from '../schema/Flow';
+import { FlowVersion } from '../schema/FlowVersion';
+import { WebhookTrigger } from '../schema/WebhookTrigger';
+import type { Services } from '.';
+import { markDispatched, recordDelivery, type ActiveTrigger } from './deliveries';
+import { BadInputError, NotFoundError } from './errors';
+import { findOwned, requireRole, type Scope } from './scope';
+
+/** The trigger's payload check, as the ingress runs it (injected: services do not import the ingress). */
+export type PayloadCheck = (version: FlowVersion, body: unknown) => ValidationIssue[];
+
+/** Headers a test delivery is recorded with, so it can be told apart in the delivery list. */
+export const TEST_HEADERS = { 'content-type': 'application/json', 'user-agent': 'Hookflow-Test-Webhook' };
+
+/**
+ * Records a delivery marked `isTest` with `payload` as its JSON body and starts its run, like the ingress
+ * would for a request: same validation (STRICT refuses with the same issues, LENIENT records them), same
+ * size limit, same commit-then-start order. The trigger's auth and IP allowlist do not apply: the caller's
+ * API key (EDITOR) is the authentication. Paused flows can be tested too.
+ *
+ * Without a run starter in this process, or while Temporal is unreachable, the delivery stays pending and
+ * the ingress relay starts its run, exactly as for a webhook request.
+ */
+export async function sendTestWebhook(
+  em: EntityManager,
+  scope: Scope,
+  services: Pick<Services, 'starter' | 'events'>,
+  check: PayloadCheck,
+  flowId: string,
+  payload: unknown,
+): Promise<Delivery> {
+  requireRole(scope, ApiKeyRole.EDITOR);
+  const flow = await findOwned(em, Flow, flowId, scope, 'flow');
+  const startedAt = performance.now();
+  const active = await triggerOf(em, flow);
+  const { trigger } = active.version;
+
+  const text = JSON.stringify(payload ?? null);
+  const sizeBytes = Buffer.byteLength(text, 'utf8');
+  if (sizeBytes > trigger.maxBodyBytes) {
+    throw new BadInputError('the test payload is too large', [
+      {
+        path: 'payload',
+        message: `is ${sizeBytes} bytes; the trigger accepts at most ${trigger.maxBodyBytes}`,
+      },
+    ]);
+  }
+  const body: unknown = JSON.parse(text);
+  const issues = check(active.version, body);
+  if (issues.length && trigger.validation !== ValidationMode.LENIENT) {
+    throw new BadInputError(
+      'the payload does not match the trigger variables',
+      issues.map((i) => ({ path: i.path ? `payload.${i.path}` : 'payload', message: i.message })),
+    );
+  }
+
+  const { delivery } = await recordDelivery(em, active, {
+    status: DeliveryStatus.ACCEPTED,
+    method: 'POST',
+    headers: { ...TEST_HEADERS, 'content-length': String(sizeBytes) },
+    query: {},
+    body,
+    contentType: TEST_HEADERS['content-type'],
+    sizeBytes,
+    validationErrors: issues,
+    isTest: true,
+    startedAt,
+  });
+  await services.events.publish({
+    type: 'DELIVERY_RECEIVED',
+    workspaceId: scope.workspaceId,
+    flowId: flow.id,
+    deliveryId: delivery.id,
+    status: DeliveryStatus.ACCEPTED,
+  });
+  if (services.starter) {
+    try {
+      await services.starter.start(delivery.id);
+      await markDispatched(em, delivery.id);
+    } catch {
+      // Left pending: the relay starts it once the engine answers (the same rule as for webhook requests).
+    }
+  }
+  return delivery;
+}
+
+/** The flow's trigger with its current version: what a request on its URL would run. */
+async function triggerOf(em: EntityManager, flow: Flow): Promise<ActiveTrigger> {
+  const trigger = await em.findOne(WebhookTrigger, { flow }, { populate: ['flow'] });
+  const version = await em.findOne(FlowVersion, { flow, version: flow.version });
+  if (!trigger || !version) throw new NotFoundError(`flow ${flow.id} has no webhook trigger`);
+  return { trigger, version };
+}
