@@ -17,7 +17,6 @@ export type { CreateIssueInput, CreateIssueOutput, ParsedCreateIssueInput } from
 export { LABEL_PREFIX, idempotencyLabel } from './idempotency-label';
 export { callJira, jiraError, jiraErrors } from './jira-api';
 export type { JiraCall, JiraErrorBody } from './jira-api';
-export { MAX_RESPONSE_BYTES, REQUEST_TIMEOUT_MS } from './transport';
 
 export const createIssue = defineAction({
   displayName: 'Create issue',

@@ -4,9 +4,10 @@ import {
   RateLimitedError,
   parseRetryAfter,
   type ActionContext,
+  sendApiRequest,
+  type ApiResponse,
 } from '@hookflow/sdk';
 import { basicAuthorization, type ApiTokenCredential } from './credential';
-import { send, type RawResponse } from './transport';
 
 const USER_AGENT = 'Hookflow-JIRA/1';
 const SNIPPET_CHARS = 300;
@@ -49,7 +50,7 @@ export function jiraErrors(body: unknown): JiraErrorBody {
 }
 
 /** `message; field: message; …`, or a snippet of the raw answer when it is not a JIRA error body. */
-function describeAnswer(raw: RawResponse, body: unknown): string {
+function describeAnswer(raw: ApiResponse, body: unknown): string {
   const { errorMessages, errors } = jiraErrors(body);
   const parts = [
     ...errorMessages,
@@ -61,14 +62,14 @@ function describeAnswer(raw: RawResponse, body: unknown): string {
 }
 
 /** Seconds to wait: Retry-After, else X-RateLimit-Reset (an ISO timestamp), else the SDK default. */
-function retryAfterOf(raw: RawResponse): number | undefined {
+function retryAfterOf(raw: ApiResponse): number | undefined {
   return (
     parseRetryAfter(raw.headers.get('retry-after')) ?? parseRetryAfter(raw.headers.get('x-ratelimit-reset'))
   );
 }
 
 /** Maps a non-2xx answer to the error that tells the host what to do. */
-export function jiraError(call: JiraCall, raw: RawResponse, body: unknown): Error {
+export function jiraError(call: JiraCall, raw: ApiResponse, body: unknown): Error {
   const detail = describeAnswer(raw, body);
   const suffix = detail ? `: ${detail}` : '';
   const details = { status: raw.status, ...jiraErrors(body) };
@@ -129,7 +130,7 @@ export async function callJira(
     'user-agent': USER_AGENT,
   };
   if (call.body !== undefined) headers['content-type'] = 'application/json';
-  const raw = await send(
+  const raw = await sendApiRequest(
     ctx,
     `${credential.siteUrl}${call.path}`,
     {

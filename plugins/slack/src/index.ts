@@ -8,7 +8,6 @@ export { MAX_BLOCKS, postMessageInput, postMessageOutput } from './post-message'
 export type { PostMessageInput, PostMessageOutput } from './post-message';
 export { callWebApi, describeSlackError, slackError } from './web-api';
 export type { SlackFailure, SlackOk } from './web-api';
-export { MAX_RESPONSE_BYTES, REQUEST_TIMEOUT_MS } from './transport';
 
 export const postMessage = defineAction({
   displayName: 'Post a message',

@@ -4,9 +4,10 @@ import {
   RateLimitedError,
   parseRetryAfter,
   type ActionContext,
+  sendApiRequest,
+  type ApiResponse,
 } from '@hookflow/sdk';
 import type { BotTokenCredential } from './credential';
-import { send, type RawResponse } from './transport';
 
 const USER_AGENT = 'Hookflow-Slack/1';
 const SNIPPET_CHARS = 300;
@@ -81,7 +82,7 @@ function isEnvelope(value: unknown): value is { ok: boolean } & Record<string, u
   return typeof value === 'object' && value !== null && typeof (value as { ok?: unknown }).ok === 'boolean';
 }
 
-function retryAfterOf(raw: RawResponse): number {
+function retryAfterOf(raw: ApiResponse): number {
   return parseRetryAfter(raw.headers.get('retry-after')) ?? DEFAULT_RETRY_AFTER_SECONDS;
 }
 
@@ -120,7 +121,7 @@ export function describeSlackError(failure: SlackFailure): string {
 }
 
 /** Turns an `ok: false` answer into the error that tells the host how to proceed. */
-export function slackError(method: string, failure: SlackFailure, raw: RawResponse): Error {
+export function slackError(method: string, failure: SlackFailure, raw: ApiResponse): Error {
   const message = `Slack ${method} failed: ${describeSlackError(failure)}`;
   if (RATE_LIMIT_ERRORS.has(failure.error)) return new RateLimitedError(message, retryAfterOf(raw));
   if (RETRYABLE_ERRORS.has(failure.error)) return new Error(message);
@@ -139,7 +140,7 @@ export async function callWebApi(
   args: Record<string, unknown>,
 ): Promise<SlackOk> {
   const what = `Slack ${method}`;
-  const raw = await send(
+  const raw = await sendApiRequest(
     ctx,
     `${credential.baseUrl}/${method}`,
     {

@@ -1,11 +1,12 @@
-import { PermanentError, isPermanentError, isRateLimitedError, type ActionContext } from '@hookflow/sdk';
+import type { ActionContext } from './define';
+import { PermanentError, isPermanentError, isRateLimitedError } from './errors';
 
-/** Timeout of one HTTP request to JIRA (the action's own timeout is larger). */
+/** Timeout of one HTTP request (an action's own timeout is larger). */
 export const REQUEST_TIMEOUT_MS = 30_000;
-/** JIRA answers to these calls are small; anything larger is not a JIRA answer. */
+/** Answers of JSON APIs are small; anything larger is refused. */
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
 
-export type RawResponse = { status: number; headers: Headers; text: string };
+export type ApiResponse = { status: number; headers: Headers; text: string };
 
 /** `message: cause message (CODE)`, duck-typed because errors may come from another realm. */
 export function describeError(err: unknown): string {
@@ -45,12 +46,12 @@ async function readText(response: Response, what: string): Promise<string> {
  * followed (an API endpoint that redirects is misconfigured, and a redirected POST would be lost).
  * Network failures and timeouts become retryable errors; a cancelled step rethrows the cancellation.
  */
-export async function send(
+export async function sendApiRequest(
   ctx: ActionContext<unknown>,
   url: string,
   init: { method: string; headers: Record<string, string>; body?: string },
   what: string,
-): Promise<RawResponse> {
+): Promise<ApiResponse> {
   const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
   const signal = AbortSignal.any([ctx.signal, timeout]);
   try {
