@@ -76,7 +76,7 @@ async function main() {
       `database: ${app.services.db.kind}; ${total} webhooks, ${concurrency} in flight`,
       `accepted: ${(total - failures) / seconds > 0 ? ((total - failures) / seconds).toFixed(0) : 0} requests/s (${failures} not 202)`,
       `latency ms: p50 ${pct(50)}  p95 ${pct(95)}  p99 ${pct(99)}  max ${latencies.at(-1)!.toFixed(1)}`,
-      `process RSS: ${rssMiB} MiB (ingress, API, worker and the embedded database in one process)`,
+      `process RSS: ${rssMiB} MiB (ingress, API and worker in one process, with PGlite when embedded)`,
     ].join('\n'),
   );
   await app.stop();
