@@ -8,6 +8,7 @@ import {
   isRateLimitedError,
   parseRetryAfter,
   type ActionContext,
+  describeError,
 } from '@hookflow/sdk';
 // Slack incoming-webhook preset (issue 4).
 import { slackWebhook } from './slack-webhook';
@@ -150,21 +151,6 @@ async function readCapped(response: Response, limit: number, target: string): Pr
     offset += chunk.byteLength;
   }
   return out;
-}
-
-/** `message: cause message (CODE)` — duck-typed, errors may come from another realm. */
-function describeError(err: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = err;
-  for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth++) {
-    const e = current as { message?: unknown; code?: unknown; cause?: unknown; errors?: unknown };
-    const message = typeof e.message === 'string' && e.message !== '' ? e.message : undefined;
-    const code = typeof e.code === 'string' ? e.code : undefined;
-    if (message) parts.push(code && !message.includes(code) ? `${message} (${code})` : message);
-    else if (code) parts.push(code);
-    current = e.cause ?? (Array.isArray(e.errors) ? e.errors[0] : undefined);
-  }
-  return parts.length ? parts.join(': ') : String(err);
 }
 
 function snippet(body: unknown): string {

@@ -13,6 +13,7 @@ import {
   isRateLimitedError,
   parseRetryAfter,
   type ActionContext,
+  describeError,
 } from '@hookflow/sdk';
 
 export const SLACK_WEBHOOK_HOST = 'hooks.slack.com';
@@ -114,20 +115,6 @@ function describeAnswer(body: string): string {
   const hint = HINTS[code];
   if (hint) return `: ${code} (${hint})`;
   return `: ${code.length > SNIPPET_CHARS ? `${code.slice(0, SNIPPET_CHARS)}…` : code}`;
-}
-
-function describeError(err: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = err;
-  for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth++) {
-    const e = current as { message?: unknown; code?: unknown; cause?: unknown };
-    const message = typeof e.message === 'string' && e.message !== '' ? e.message : undefined;
-    const code = typeof e.code === 'string' ? e.code : undefined;
-    if (message) parts.push(code && !message.includes(code) ? `${message} (${code})` : message);
-    else if (code) parts.push(code);
-    current = e.cause;
-  }
-  return parts.length ? parts.join(': ') : String(err);
 }
 
 export async function postToSlackWebhook(

@@ -13,12 +13,12 @@ export function describeError(err: unknown): string {
   const parts: string[] = [];
   let current: unknown = err;
   for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth++) {
-    const e = current as { message?: unknown; code?: unknown; cause?: unknown };
+    const e = current as { message?: unknown; code?: unknown; cause?: unknown; errors?: unknown };
     const message = typeof e.message === 'string' && e.message !== '' ? e.message : undefined;
     const code = typeof e.code === 'string' ? e.code : undefined;
     if (message) parts.push(code && !message.includes(code) ? `${message} (${code})` : message);
     else if (code) parts.push(code);
-    current = e.cause;
+    current = e.cause ?? (Array.isArray(e.errors) ? e.errors[0] : undefined);
   }
   return parts.length ? parts.join(': ') : String(err);
 }
