@@ -15,7 +15,7 @@ import { openDatabase } from './services/database';
 import { lockDataDir } from './services/data-dir-lock';
 import { CredentialService } from './services/credentials';
 import { Dispatcher } from './services/dispatcher';
-import { InProcessEventBus } from './services/events';
+import { PostgresEventBus } from './services/events';
 import { FlowService } from './services/flows';
 import { PluginService } from './services/plugins';
 import { loadOrCreateSecretKey } from './services/secret-key';
@@ -66,7 +66,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     const secretKey = config.secretKey ?? loadOrCreateSecretKey(config.dataDir, (m) => log.warn(m));
     const registry = await PluginRegistry.load({ packages: BUILTIN_PLUGINS.map((name) => ({ name })) });
     const box = new SecretBox(secretKey);
-    const events = new InProcessEventBus();
+    const events = await PostgresEventBus.start(db, config.databaseUrl, { warn: (m) => log.warn(m) });
     cleanups.push(() => events.close());
     const credentials = new CredentialService({ box, registry });
     const workerQueues = config.temporal.workerQueues ?? [config.temporal.taskQueue];
