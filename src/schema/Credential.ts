@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Entity, ManyToOne, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
+import { Entity, ManyToOne, PrimaryKey, Property, Unique } from '@mikro-orm/decorators/legacy';
 import type { Opt, Rel } from '@mikro-orm/core';
 import { Field, ID, ObjectType } from 'type-graphql';
 import { Workspace } from './Workspace';
@@ -7,6 +7,7 @@ import { Workspace } from './Workspace';
 /** Secret values for a plugin's credential type, sealed with HOOKFLOW_SECRET_KEY; never returned by the API. */
 @ObjectType()
 @Entity()
+@Unique({ properties: ['workspace', 'name'] })
 export class Credential {
   @Field(() => ID)
   @PrimaryKey({ type: 'uuid' })

@@ -22,6 +22,7 @@ export class ValidationIssue {
 @Entity()
 @Unique({ properties: ['trigger', 'idempotencyKey'] })
 @Index({ properties: ['flow', 'receivedAt'] })
+@Index({ properties: ['workspace', 'receivedAt'] })
 @Index({ properties: ['dispatchState', 'receivedAt'] })
 export class Delivery {
   @Field(() => ID)

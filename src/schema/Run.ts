@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Entity, Enum, ManyToOne, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
+import { Entity, Enum, Index, ManyToOne, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
 import type { Opt, Rel } from '@mikro-orm/core';
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { Delivery } from './Delivery';
@@ -10,6 +10,8 @@ import { Workspace } from './Workspace';
 /** One execution of a flow version for a delivery; exactly one per workflow id. */
 @ObjectType()
 @Entity()
+@Index({ properties: ['workspace', 'finishedAt'] })
+@Index({ properties: ['flow', 'finishedAt'] })
 export class Run {
   @Field(() => ID)
   @PrimaryKey({ type: 'uuid' })
