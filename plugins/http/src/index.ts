@@ -9,6 +9,7 @@ import {
   parseRetryAfter,
   type ActionContext,
   describeError,
+  readCapped,
 } from '@hookflow/sdk';
 // Slack incoming-webhook preset (issue 4).
 import { slackWebhook } from './slack-webhook';
@@ -123,36 +124,6 @@ class ResponseTooLargeError extends PermanentError {
   }
 }
 
-/** Reads the body up to `limit` bytes; a larger body is cancelled and fails permanently. */
-async function readCapped(response: Response, limit: number, target: string): Promise<Uint8Array> {
-  const declared = Number(response.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > limit) {
-    await response.body?.cancel().catch(() => {});
-    throw new ResponseTooLargeError(limit, target);
-  }
-  if (!response.body) return new Uint8Array(0);
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel().catch(() => {});
-      throw new ResponseTooLargeError(limit, target);
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
-}
-
 function snippet(body: unknown): string {
   if (body === null || body === undefined || body === '') return '';
   const text = typeof body === 'string' ? body : JSON.stringify(body);
@@ -208,7 +179,11 @@ export async function sendRequest(
     bytes =
       input.method === 'HEAD'
         ? new Uint8Array(0)
-        : await readCapped(response, input.maxResponseBytes, target);
+        : await readCapped(
+            response,
+            input.maxResponseBytes,
+            () => new ResponseTooLargeError(input.maxResponseBytes, target),
+          );
   } catch (err) {
     throw failure(err);
   }

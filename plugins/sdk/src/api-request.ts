@@ -23,8 +23,17 @@ export function describeError(err: unknown): string {
   return parts.length ? parts.join(': ') : String(err);
 }
 
-async function readText(response: Response, what: string): Promise<string> {
-  if (!response.body) return '';
+/**
+ * Reads a response body up to `limit` bytes. A larger body (by Content-Length or by what arrives) is cancelled and
+ * `tooLarge()` is thrown, so a misbehaving server cannot make an action buffer without bound.
+ */
+export async function readCapped(response: Response, limit: number, tooLarge: () => Error): Promise<Buffer> {
+  const declared = Number(response.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > limit) {
+    await response.body?.cancel().catch(() => {});
+    throw tooLarge();
+  }
+  if (!response.body) return Buffer.alloc(0);
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -32,13 +41,13 @@ async function readText(response: Response, what: string): Promise<string> {
     const { done, value } = await reader.read();
     if (done) break;
     total += value.byteLength;
-    if (total > MAX_RESPONSE_BYTES) {
+    if (total > limit) {
       await reader.cancel().catch(() => {});
-      throw new PermanentError(`${what}: the answer is larger than ${MAX_RESPONSE_BYTES} bytes`);
+      throw tooLarge();
     }
     chunks.push(value);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 /**
@@ -56,7 +65,13 @@ export async function sendApiRequest(
   const signal = AbortSignal.any([ctx.signal, timeout]);
   try {
     const response = await ctx.fetch(url, { ...init, signal, redirect: 'manual' });
-    const text = await readText(response, what);
+    const text = (
+      await readCapped(
+        response,
+        MAX_RESPONSE_BYTES,
+        () => new PermanentError(`${what}: the answer is larger than ${MAX_RESPONSE_BYTES} bytes`),
+      )
+    ).toString('utf8');
     return { status: response.status, headers: response.headers, text };
   } catch (err) {
     if (isPermanentError(err) || isRateLimitedError(err)) throw err;

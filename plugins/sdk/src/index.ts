@@ -67,6 +67,12 @@ export type { PermanentErrorOptions } from './errors';
 export { parseOrThrowPermanent, toValidationIssues, describeIssues, formatPath } from './validation';
 export type { ValidationIssue, ParsableSchema } from './validation';
 export { testAction } from './testing';
-export { sendApiRequest, describeError, REQUEST_TIMEOUT_MS, MAX_RESPONSE_BYTES } from './api-request';
+export {
+  sendApiRequest,
+  readCapped,
+  describeError,
+  REQUEST_TIMEOUT_MS,
+  MAX_RESPONSE_BYTES,
+} from './api-request';
 export type { ApiResponse } from './api-request';
 export type { TestActionOptions } from './testing';
