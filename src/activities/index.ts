@@ -5,12 +5,12 @@ import { RunStatus, StepRunStatus } from '../schema/enums';
 import { StepRun } from '../schema/StepRun';
 import type { StepDefinition } from '../schema/definitions';
 import type { Services } from '../services';
-import { finishRun, loadRunContext, startRun, type RunContext } from '../services/runs';
+import { finishRun, loadRunContext, runTemplateScope, startRun, type RunContext } from '../services/runs';
 import type { FlowEvent } from '../services/events';
 import { NO_REDACTION, Redactor } from '../services/credentials';
 import { executeAction } from '../plugins-host/execute';
 import type { PluginRegistry } from '../plugins-host/registry';
-import { renderString, renderValue, type TemplateScope } from '../templates';
+import { renderString, renderValue } from '../templates';
 import type { FlowActivities, StepPlan } from '../workflows/types';
 
 export type ActivityDeps = {
@@ -79,7 +79,7 @@ export function createActivities(deps: ActivityDeps): FlowActivities {
       if (done?.status === StepRunStatus.SUCCEEDED || done?.status === StepRunStatus.SKIPPED) {
         return { status: done.status };
       }
-      const scope = templateScope(ctx);
+      const scope = runTemplateScope(ctx);
       const { attempt } = Context.current().info;
 
       if (step.when && !renderString(step.when, scope)) {
@@ -179,19 +179,6 @@ export function createActivities(deps: ActivityDeps): FlowActivities {
       const ctx = await loadRunContext(em, run.id);
       await publish(ctx, { type: 'RUN_FINISHED', status: run.status, message: error });
     },
-  };
-}
-
-function templateScope(ctx: RunContext): TemplateScope {
-  const steps: TemplateScope['steps'] = {};
-  for (const s of ctx.steps)
-    if (s.status === StepRunStatus.SUCCEEDED) steps[s.stepKey] = { output: s.output };
-  return {
-    webhook: { body: ctx.delivery.body, headers: ctx.delivery.headers, query: ctx.delivery.query },
-    steps,
-    flow: { id: ctx.run.flow.id, label: ctx.version.trigger.label },
-    run: { id: ctx.run.id },
-    delivery: { id: ctx.delivery.id, receivedAt: ctx.delivery.receivedAt.toISOString() },
   };
 }
 

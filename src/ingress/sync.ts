@@ -3,10 +3,9 @@ import type { Delivery } from '../schema/Delivery';
 import type { TriggerDefinition } from '../schema/definitions';
 import { RunStatus, StepRunStatus } from '../schema/enums';
 import { Run } from '../schema/Run';
-import { loadRunContext, type RunContext } from '../services/runs';
+import { loadRunContext, runTemplateScope } from '../services/runs';
 import type { RunOutcome } from '../temporal/starter';
-import { renderString, renderValue, type TemplateScope } from '../templates';
-import { setOwn } from './fields';
+import { renderString, renderValue, toText } from '../templates';
 
 /** What SYNC mode needs from the workflow engine. */
 export interface RunWaiter {
@@ -60,7 +59,7 @@ export async function syncAnswer(
       },
     };
   }
-  const scope = templateScope(ctx);
+  const scope = runTemplateScope(ctx);
   const response = trigger.response;
   const headers: Record<string, string> = {};
   for (const [name, template] of Object.entries(response?.headers ?? {})) {
@@ -72,23 +71,4 @@ export async function syncAnswer(
       ? { deliveryId: delivery.id, runId: run.id, status: 'completed' }
       : renderValue(response.body, scope).value;
   return { status: response?.status ?? 200, headers, body };
-}
-
-function toText(value: unknown): string {
-  if (value === undefined || value === null) return '';
-  return typeof value === 'object' ? JSON.stringify(value) : String(value);
-}
-
-function templateScope(ctx: RunContext): TemplateScope {
-  const steps: TemplateScope['steps'] = {};
-  for (const s of ctx.steps) {
-    if (s.status === StepRunStatus.SUCCEEDED) setOwn(steps, s.stepKey, { output: s.output });
-  }
-  return {
-    webhook: { body: ctx.delivery.body, headers: ctx.delivery.headers, query: ctx.delivery.query },
-    steps,
-    flow: { id: ctx.run.flow.id, label: ctx.version.trigger.label },
-    run: { id: ctx.run.id },
-    delivery: { id: ctx.delivery.id, receivedAt: ctx.delivery.receivedAt.toISOString() },
-  };
 }

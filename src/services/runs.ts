@@ -4,6 +4,7 @@ import { RunStatus, StepRunStatus } from '../schema/enums';
 import { FlowVersion } from '../schema/FlowVersion';
 import { Run } from '../schema/Run';
 import { StepRun } from '../schema/StepRun';
+import type { TemplateScope } from '../templates';
 import { findOwned, type Scope } from './scope';
 
 /** Creates the run of a workflow once; a retried activity gets the same run back (created = false). */
@@ -70,4 +71,21 @@ export function getRun(em: EntityManager, scope: Scope, id: string): Promise<Run
 
 export function stepRuns(em: EntityManager, run: Run): Promise<StepRun[]> {
   return em.find(StepRun, { run }, { orderBy: { position: 'asc' } });
+}
+
+/** What `{{…}}` references see for a run: the delivery, the outputs of steps that succeeded, and metadata. */
+export function runTemplateScope(ctx: RunContext): TemplateScope {
+  // fromEntries keeps a step key such as "__proto__" an ordinary own property.
+  const steps = Object.fromEntries(
+    ctx.steps
+      .filter((s) => s.status === StepRunStatus.SUCCEEDED)
+      .map((s) => [s.stepKey, { output: s.output }]),
+  );
+  return {
+    webhook: { body: ctx.delivery.body, headers: ctx.delivery.headers, query: ctx.delivery.query },
+    steps,
+    flow: { id: ctx.run.flow.id, label: ctx.version.trigger.label },
+    run: { id: ctx.run.id },
+    delivery: { id: ctx.delivery.id, receivedAt: ctx.delivery.receivedAt.toISOString() },
+  };
 }

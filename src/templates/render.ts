@@ -41,7 +41,8 @@ export function resolveReference(ref: string, scope: TemplateScope): { found: bo
   return { found: false };
 }
 
-function toText(value: unknown): string {
+/** How a value reads inside text: empty for nothing, JSON for objects. */
+export function toText(value: unknown): string {
   if (value === undefined || value === null) return '';
   if (typeof value === 'string') return value;
   if (typeof value === 'object') return JSON.stringify(value);
