@@ -3,10 +3,11 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { createClient, type Client as WsClient } from 'graphql-ws';
+import type { Client as WsClient } from 'graphql-ws';
 import { startApp, type App } from '../../src/app';
 import type { Config } from '../../src/config';
 import { freePort } from '../../src/temporal/dev-server';
+import * as harness from './api-harness';
 
 export type TestApp = App & { adminKey: string; config: Config };
 
@@ -44,45 +45,30 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
   return { ...app, adminKey: config.adminKey!, config };
 }
 
-export type GqlResult<T = any> = {
-  data?: T;
-  errors?: { message: string; extensions?: Record<string, any> }[];
-};
+export type { GqlResponse as GqlResult } from './api-harness';
 
-export async function gql<T = any>(
-  app: { config: Config },
+export function gql<T = any>(
+  app: { config: Pick<Config, 'publicUrl'> },
   key: string | undefined,
   query: string,
   variables: Record<string, unknown> = {},
-): Promise<GqlResult<T>> {
-  const res = await fetch(`${app.config.publicUrl}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  return (await res.json()) as GqlResult<T>;
+) {
+  return harness.gql<T>({ url: `${app.config.publicUrl}/graphql` }, key, query, variables);
 }
 
 /** Like gql, but fails the test on any GraphQL error. */
-export async function gqlOk<T = any>(
-  app: { config: Config },
+export function gqlOk<T = any>(
+  app: { config: Pick<Config, 'publicUrl'> },
   key: string,
   query: string,
   variables = {},
-): Promise<T> {
-  const r = await gql<T>(app, key, query, variables);
-  if (r.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(r.errors)}`);
-  return r.data as T;
+) {
+  return harness.gqlOk<T>({ url: `${app.config.publicUrl}/graphql` }, key, query, variables);
 }
 
-export function wsClient(app: { config: Config }, key: string | undefined): WsClient {
-  return createClient({
-    url: `${app.config.publicUrl.replace(/^http/, 'ws')}/graphql`,
-    connectionParams: key ? { authorization: `Bearer ${key}` } : {},
-    webSocketImpl: WebSocket,
-    retryAttempts: 0,
-    lazy: true,
-  });
+export function wsClient(app: { config: Pick<Config, 'publicUrl'> }, key: string | undefined): WsClient {
+  const wsUrl = `${app.config.publicUrl.replace(/^http/, 'ws')}/graphql`;
+  return harness.wsClient({ wsUrl }, key ? { authorization: `Bearer ${key}` } : {});
 }
 
 /** Collects subscription events until stopped. */
@@ -100,26 +86,7 @@ export function subscribe<T = any>(client: WsClient, query: string, variables: R
   return { events, errors, dispose };
 }
 
-/** Polls until check returns a value (not undefined) or the time runs out. */
-export async function eventually<T>(
-  check: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-  what = 'condition',
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+export { eventually } from './api-harness';
 
 export const CREATE_FLOW = `mutation($input: CreateFlowInput!) {
   createFlow(input: $input) { id name version webhookUrl status trigger { label variables { name type required } } steps { key plugin pluginVersion action } }
