@@ -15,12 +15,13 @@ import { openDatabase } from './services/database';
 import { lockDataDir } from './services/data-dir-lock';
 import { CredentialService } from './services/credentials';
 import { Dispatcher } from './services/dispatcher';
+import { Reconciler } from './services/reconciler';
 import { PostgresEventBus } from './services/events';
 import { FlowService } from './services/flows';
 import { PluginService } from './services/plugins';
 import { loadOrCreateSecretKey } from './services/secret-key';
 import { findTemporalCli } from './temporal/cli';
-import { TemporalDevServer } from './temporal/dev-server';
+import { EMBEDDED_SQLITE_PRAGMAS, TemporalDevServer } from './temporal/dev-server';
 import { WorkflowStarter } from './temporal/starter';
 import { FlowWorker } from './temporal/worker';
 
@@ -30,6 +31,33 @@ export const BUILTIN_PLUGINS = [
   '@hookflow/plugin-slack',
   '@hookflow/plugin-jira',
 ];
+
+/** How long a stopping process lets requests in flight finish before it closes their connections. */
+const DRAIN_TIMEOUT_MS = 3_000;
+
+/** Counts the requests being handled, so that stopping can wait for them. */
+function countRequests(app: express.Express) {
+  let active = 0;
+  let idle: (() => void) | undefined;
+  app.use((_req, res, next) => {
+    active++;
+    res.once('close', () => {
+      if (--active === 0) idle?.();
+    });
+    next();
+  });
+  return {
+    drained: (timeoutMs: number) =>
+      new Promise<void>((resolve) => {
+        if (active === 0) return resolve();
+        const timer = setTimeout(resolve, timeoutMs);
+        idle = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      }),
+  };
+}
 
 export type App = {
   url: string;
@@ -75,6 +103,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       registry,
       dataDir: config.dataDir,
       log,
+      events,
       // The API needs every manifest; a worker loads only the plugins whose steps its queues run.
       loads: (taskQueue) =>
         config.roles.includes('api') ||
@@ -86,7 +115,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       events,
       publicUrl: config.publicUrl,
       registry,
-      flows: new FlowService({ catalog: registry, box, publicUrl: config.publicUrl, credentials }),
+      flows: new FlowService({ catalog: registry, box, publicUrl: config.publicUrl, credentials, events }),
       plugins,
       credentials,
     };
@@ -103,11 +132,12 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       const devServer = new TemporalDevServer({
         cliPath,
         dbFile: path.resolve(config.dataDir, 'temporal.db'),
+        sqlitePragmas: EMBEDDED_SQLITE_PRAGMAS,
         namespace: config.temporal.namespace,
         log: (level, msg) => log[level](msg),
       });
       await devServer.start();
-      cleanups.push(() => devServer.stop());
+      cleanups.push(() => devServer.stop(3_000));
       temporalAddress = devServer.address;
     }
     const starter =
@@ -134,6 +164,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
           server.closeAllConnections();
         }),
     );
+    const inFlight = countRequests(app);
     app.get('/healthz', (_req, res) => {
       res.json({ status: 'ok' });
     });
@@ -157,8 +188,11 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     }
     if (config.roles.includes('ingress') && starter) {
       const dispatcher = new Dispatcher(db, starter, { log });
+      const reconciler = new Reconciler(db, starter, { log });
       app.use(webhookRouter(services, dispatcher, log, { waiter: starter })); // waiter: SYNC response mode
       dispatcher.startRelay();
+      reconciler.start();
+      cleanups.push(() => reconciler.stop());
       cleanups.push(() => dispatcher.stop());
     }
     if (config.roles.includes('worker') && temporalAddress) {
@@ -186,6 +220,12 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, () => resolve());
+    });
+    // Runs first on stop: no new connections, and the requests in flight (webhooks being stored) may finish.
+    cleanups.push(async () => {
+      server.close();
+      server.closeIdleConnections();
+      await inFlight.drained(DRAIN_TIMEOUT_MS);
     });
     const port = (server.address() as { port: number }).port;
     return {

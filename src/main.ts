@@ -3,6 +3,9 @@ import pino from 'pino';
 import { startApp } from './app';
 import { ConfigError, loadConfig } from './config';
 
+/** A stopping process exits within this time (container orchestrators wait about 10 s before SIGKILL). */
+const STOP_DEADLINE_MS = 9_000;
+
 async function main() {
   let config;
   try {
@@ -40,6 +43,11 @@ async function main() {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
+    // Whatever was not finished by then is safe: accepted deliveries are in the database, runs in the engine.
+    setTimeout(() => {
+      log.warn('stopping took too long; exiting now');
+      process.exit(1);
+    }, STOP_DEADLINE_MS).unref();
     await app.stop();
     process.exit(0);
   };

@@ -1,17 +1,33 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { PermanentError, isPermanentError, isRateLimitedError } from '@hookflow/sdk';
-import type { EntityManager } from '@mikro-orm/core';
 import { RunStatus, StepRunStatus } from '../schema/enums';
-import { StepRun } from '../schema/StepRun';
 import type { StepDefinition } from '../schema/definitions';
 import type { Services } from '../services';
-import { finishRun, loadRunContext, runTemplateScope, startRun, type RunContext } from '../services/runs';
 import type { FlowEvent } from '../services/events';
 import { NO_REDACTION, Redactor } from '../services/credentials';
+import {
+  FlowVersionCache,
+  beginRun,
+  claimStep,
+  endRun,
+  findRunRef,
+  loadStepScope,
+  settleStep,
+  type ClaimedStep,
+  type PinnedVersion,
+  type RunRef,
+} from '../services/run-store';
 import { executeAction } from '../plugins-host/execute';
 import type { PluginRegistry } from '../plugins-host/registry';
 import { renderString, renderValue } from '../templates';
-import type { FlowActivities, StepPlan } from '../workflows/types';
+import type {
+  FlowActivities,
+  FlowActivitiesV1,
+  RetryPlan,
+  RunStepResult,
+  StepPlan,
+} from '../workflows/types';
 
 export type ActivityDeps = {
   services: Services;
@@ -20,204 +36,279 @@ export type ActivityDeps = {
   log: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
 };
 
-const DEFAULT_RETRY: StepPlan['retry'] = {
+const DEFAULT_RETRY: RetryPlan = {
   maximumAttempts: 5,
   initialIntervalMs: 1000,
   backoffCoefficient: 2,
   maximumIntervalMs: 60_000,
 };
 const DEFAULT_TIMEOUT_MS = 60_000;
+/** Heartbeats keep a long step alive; the workflow's heartbeat timeout notices a worker that died. */
+const HEARTBEAT_EVERY_MS = 2_000;
+/** How long a step's outcome is retried against an unavailable database before the attempt is given up. */
+const SETTLE_PATIENCE_MS = 10_000;
 
-export function createActivities(deps: ActivityDeps): FlowActivities {
+export function createActivities(deps: ActivityDeps): FlowActivities & FlowActivitiesV1 {
   const { services, registry } = deps;
+  const { db } = services;
+  const versions = new FlowVersionCache(db);
+
+  /** Events never fail a step: they are live notifications, the tables are the record. */
   const publish = (
-    ctx: RunContext,
+    run: RunRef,
     e: Omit<FlowEvent, 'at' | 'workspaceId' | 'flowId' | 'runId' | 'deliveryId'>,
   ) =>
-    services.events.publish({
-      ...e,
-      workspaceId: ctx.run.workspace.id,
-      flowId: ctx.run.flow.id,
-      runId: ctx.run.id,
-      deliveryId: ctx.delivery.id,
-    });
+    services.events
+      .publish({
+        ...e,
+        workspaceId: run.workspaceId,
+        flowId: run.flowId,
+        runId: run.runId,
+        deliveryId: run.deliveryId,
+      })
+      .catch((err: Error) => deps.log.warn({ err, type: e.type }, 'could not publish an event'));
 
-  return {
-    async prepareRun({ deliveryId, workflowId, flowVersion }) {
-      const em = services.db.em();
-      const { run, created } = await startRun(em, workflowId, deliveryId, flowVersion);
-      const ctx = await loadRunContext(em, run.id);
-      if (created) await publish(ctx, { type: 'RUN_STARTED', status: RunStatus.RUNNING });
-      const queues =
-        (await services.plugins?.taskQueues(
-          em,
-          ctx.version.steps.map((s) => s.plugin),
-        )) ?? new Map<string, string>();
-      const steps = ctx.version.steps.map((step): StepPlan => {
-        const action = registry.resolve(step.plugin, step.action, step.pluginVersion)?.action;
-        const taskQueue = queues.get(step.plugin);
-        return {
-          key: step.key,
-          timeoutMs: action?.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-          retry: { ...DEFAULT_RETRY, ...action?.retry },
-          ...(taskQueue ? { taskQueue } : {}),
-        };
-      });
-      return { runId: run.id, finished: run.status !== RunStatus.RUNNING, steps };
-    },
-
-    async runStep({ runId, stepKey, maximumAttempts }) {
-      const em = services.db.em();
-      const ctx = await loadRunContext(em, runId);
-      const position = ctx.version.steps.findIndex((s) => s.key === stepKey);
-      const step = ctx.version.steps[position];
-      if (!step)
-        throw ApplicationFailure.nonRetryable(
-          `step "${stepKey}" is not in flow version ${ctx.version.version}`,
-        );
-      const done = ctx.steps.find((s) => s.stepKey === stepKey);
-      if (done?.status === StepRunStatus.SUCCEEDED || done?.status === StepRunStatus.SKIPPED) {
-        return { status: done.status };
-      }
-      const scope = runTemplateScope(ctx);
-      const { attempt } = Context.current().info;
-
-      if (step.when && !renderString(step.when, scope)) {
-        await saveStep(em, ctx, step, position, {
-          status: StepRunStatus.SKIPPED,
-          attempts: attempt,
-          finishedAt: new Date(),
-        });
-        await publish(ctx, { type: 'STEP_SKIPPED', stepKey, status: StepRunStatus.SKIPPED });
-        return { status: 'SKIPPED' };
-      }
-
-      const rendered = renderValue(step.input, scope);
-      const warnings = rendered.missing.map((ref) => `reference {{${ref}}} had no value and rendered empty`);
-
-      // The plugin is checked (and loaded, in a worker that has not loaded it yet) and the credential opened
-      // before anything is stored, so that nothing of the credential reaches the stored input, output, error or logs.
-      let redact = NO_REDACTION;
-      let credential: unknown;
-      let failure: unknown;
-      try {
-        const problem = await services.plugins?.runProblem(em, step.plugin, step.pluginVersion);
-        if (problem)
-          throw problem.permanent ? new PermanentError(problem.message) : new Error(problem.message);
-        const opened = await services.credentials?.openForStep(em, ctx.run.workspace.id, step);
-        if (opened) {
-          credential = opened.value;
-          redact = new Redactor(opened.secrets);
-        }
-      } catch (err) {
-        failure = err;
-      }
-
-      const stepRun = await saveStep(em, ctx, step, position, {
-        status: StepRunStatus.RUNNING,
-        attempts: attempt,
-        input: redact.value(rendered.value),
-        warnings: redact.value(warnings),
-      });
-      if (attempt === 1) await publish(ctx, { type: 'STEP_STARTED', stepKey, status: StepRunStatus.RUNNING });
-
-      try {
-        if (failure) throw failure;
-        if (step.strictReferences && rendered.missing.length) {
-          const refs = rendered.missing.map((ref) => `{{${ref}}}`).join(', ');
-          throw new PermanentError(`strict references: ${refs} had no value`);
-        }
-        const output = await executeAction({
-          registry,
-          plugin: step.plugin,
-          version: step.pluginVersion,
-          action: step.action,
-          input: rendered.value,
-          credential,
-          context: actionContext(deps, ctx, stepKey, attempt, redact),
-        });
-        stepRun.status = StepRunStatus.SUCCEEDED;
-        stepRun.output = redact.value(output);
-        stepRun.error = undefined;
-        finishTiming(stepRun);
-        await em.flush();
-        await publish(ctx, { type: 'STEP_SUCCEEDED', stepKey, status: StepRunStatus.SUCCEEDED });
-        return { status: 'SUCCEEDED' };
-      } catch (err) {
-        const message = redact.text(err instanceof Error ? err.message : String(err));
-        const permanent = isPermanentError(err);
-        stepRun.error = message;
-        if (permanent || attempt >= maximumAttempts) {
-          stepRun.status = StepRunStatus.FAILED;
-          finishTiming(stepRun);
-        }
-        await em.flush();
-        if (stepRun.status === StepRunStatus.FAILED) {
-          await publish(ctx, { type: 'STEP_FAILED', stepKey, status: StepRunStatus.FAILED, message });
-        }
-        if (permanent) throw ApplicationFailure.nonRetryable(message, 'PermanentError');
-        if (isRateLimitedError(err)) {
-          throw ApplicationFailure.create({
-            message,
-            type: 'RateLimited',
-            nextRetryDelay: Math.max(1, err.retryAfterSeconds) * 1000,
-          });
-        }
-        throw ApplicationFailure.retryable(message, 'StepError');
-      }
-    },
-
-    async finishRun({ runId, status, error }) {
-      const em = services.db.em();
-      const { run, changed } = await finishRun(
-        em,
-        runId,
-        status === 'COMPLETED' ? RunStatus.COMPLETED : RunStatus.FAILED,
-        error,
+  const pinned = async (run: RunRef): Promise<PinnedVersion> => {
+    const version = await versions.get(run.flowId, run.flowVersion);
+    if (!version) {
+      throw ApplicationFailure.nonRetryable(
+        `flow ${run.flowId} has no version ${run.flowVersion} (deleted?)`,
       );
-      if (!changed) return;
-      const ctx = await loadRunContext(em, run.id);
-      await publish(ctx, { type: 'RUN_FINISHED', status: run.status, message: error });
+    }
+    return version;
+  };
+
+  const planOf = (step: StepDefinition): StepPlan => {
+    const action = registry.resolve(step.plugin, step.action, step.pluginVersion)?.action;
+    const taskQueue = registry.taskQueue(step.plugin);
+    return {
+      key: step.key,
+      timeoutMs: action?.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      retry: { ...DEFAULT_RETRY, ...action?.retry },
+      ...(taskQueue ? { taskQueue } : {}),
+    };
+  };
+
+  const activities: FlowActivities = {
+    async beginRun({ deliveryId, workflowId, flowVersion }) {
+      const begun = await beginRun(db, workflowId, deliveryId, flowVersion);
+      if (!begun) throw ApplicationFailure.nonRetryable(`delivery ${deliveryId} no longer exists`);
+      const { ref, status, created } = begun;
+      if (created) await publish(ref, { type: 'RUN_STARTED', status: RunStatus.RUNNING });
+      if (status !== RunStatus.RUNNING) {
+        return { run: ref, finished: status === RunStatus.FAILED ? 'FAILED' : 'COMPLETED', steps: [] };
+      }
+      return { run: ref, steps: (await pinned(ref)).steps.map(planOf) };
+    },
+
+    async executeStep({ run, stepKey, retry }) {
+      const version = await pinned(run);
+      const position = version.steps.findIndex((s) => s.key === stepKey);
+      const step = version.steps[position];
+      if (!step)
+        throw ApplicationFailure.nonRetryable(`step "${stepKey}" is not in flow version ${run.flowVersion}`);
+      return runOneStep(run, step, position, version.trigger.label, retry);
+    },
+
+    async endRun({ run, status, error }) {
+      const final = status === 'COMPLETED' ? RunStatus.COMPLETED : RunStatus.FAILED;
+      if (await endRun(db, run.runId, final, error)) {
+        await publish(run, { type: 'RUN_FINISHED', status: final, message: error });
+      }
     },
   };
-}
 
-async function saveStep(
-  em: EntityManager,
-  ctx: RunContext,
-  step: StepDefinition,
-  position: number,
-  values: Partial<StepRun>,
-): Promise<StepRun> {
-  let stepRun = ctx.steps.find((s) => s.stepKey === step.key);
-  if (!stepRun) {
-    stepRun = em.create(StepRun, {
-      run: ctx.run,
-      stepKey: step.key,
-      position,
-      plugin: `${step.plugin}@${step.pluginVersion}`,
-      action: step.action,
+  /**
+   * One attempt of a step. Until the attempt is recorded (claimStep), a failure is the database's and is retried
+   * by the engine without counting; from then on it is the plugin's attempt, counted in step_run.attempts.
+   */
+  async function runOneStep(
+    run: RunRef,
+    step: StepDefinition,
+    position: number,
+    flowLabel: string,
+    retry: RetryPlan,
+  ): Promise<RunStepResult> {
+    const scope = await loadStepScope(db, run, flowLabel);
+    if (!scope) throw ApplicationFailure.nonRetryable(`delivery ${run.deliveryId} no longer exists`);
+
+    if (step.when && !renderString(step.when, scope)) {
+      const skipped = await claimStep(db, run.runId, step, position, {
+        status: StepRunStatus.SKIPPED,
+        warnings: [],
+      });
+      if ('settled' in skipped) return settledResult(skipped.settled);
+      await publish(run, { type: 'STEP_SKIPPED', stepKey: step.key, status: StepRunStatus.SKIPPED });
+      return { status: 'SKIPPED' };
+    }
+
+    const rendered = renderValue(step.input, scope);
+    const warnings = rendered.missing.map((ref) => `reference {{${ref}}} had no value and rendered empty`);
+
+    // The plugin is checked (and loaded, in a worker that has not loaded it yet) and the credential opened before
+    // anything is stored, so that nothing of the credential reaches the stored input, output, error or logs.
+    let redact = NO_REDACTION;
+    let credential: unknown;
+    let failure: unknown;
+    try {
+      const em = db.em();
+      const problem = await services.plugins?.runProblem(em, step.plugin, step.pluginVersion);
+      if (problem) throw problem.permanent ? new PermanentError(problem.message) : new Error(problem.message);
+      const opened = await services.credentials?.openForStep(em, run.workspaceId, step);
+      if (opened) {
+        credential = opened.value;
+        redact = new Redactor(opened.secrets);
+      }
+    } catch (err) {
+      failure = err;
+    }
+
+    const claim = await claimStep(db, run.runId, step, position, {
+      status: StepRunStatus.RUNNING,
+      input: redact.value(rendered.value),
+      warnings: redact.value(warnings),
     });
+    if ('settled' in claim) return settledResult(claim.settled);
+    const { claimed } = claim;
+    if (claimed.attempts === 1)
+      await publish(run, { type: 'STEP_STARTED', stepKey: step.key, status: StepRunStatus.RUNNING });
+
+    const activity = Context.current();
+    const beat = setInterval(() => activity.heartbeat(), HEARTBEAT_EVERY_MS);
+    try {
+      if (failure) throw failure;
+      if (step.strictReferences && rendered.missing.length) {
+        const refs = rendered.missing.map((ref) => `{{${ref}}}`).join(', ');
+        throw new PermanentError(`strict references: ${refs} had no value`);
+      }
+      const output = await executeAction({
+        registry,
+        plugin: step.plugin,
+        version: step.pluginVersion,
+        action: step.action,
+        input: rendered.value,
+        credential,
+        context: actionContext(
+          deps,
+          run,
+          step.key,
+          claimed.attempts,
+          redact,
+          idempotencyKeyOf(run, step.key),
+        ),
+      });
+      await settle(claimed, { status: StepRunStatus.SUCCEEDED, output: redact.value(output) });
+      await publish(run, { type: 'STEP_SUCCEEDED', stepKey: step.key, status: StepRunStatus.SUCCEEDED });
+      return { status: 'SUCCEEDED' };
+    } catch (err) {
+      if (err instanceof StoreFailure) throw err.cause;
+      throw await failedAttempt(run, step, claimed, retry, redact, err);
+    } finally {
+      clearInterval(beat);
+    }
   }
-  Object.assign(stepRun, values);
-  await em.persist(stepRun).flush();
-  return stepRun;
+
+  /** Records a failed attempt and turns it into the failure the engine acts on. */
+  async function failedAttempt(
+    run: RunRef,
+    step: StepDefinition,
+    claimed: ClaimedStep,
+    retry: RetryPlan,
+    redact: Redactor,
+    err: unknown,
+  ): Promise<ApplicationFailure> {
+    const message = redact.text(err instanceof Error ? err.message : String(err));
+    const permanent = isPermanentError(err);
+    const last = permanent || claimed.attempts >= retry.maximumAttempts;
+    await settle(claimed, {
+      status: last ? StepRunStatus.FAILED : StepRunStatus.RUNNING,
+      error: message,
+    }).catch((stored: StoreFailure) => {
+      throw stored.cause;
+    });
+    if (last) {
+      await publish(run, { type: 'STEP_FAILED', stepKey: step.key, status: StepRunStatus.FAILED, message });
+      return ApplicationFailure.nonRetryable(message, permanent ? 'PermanentError' : 'RetriesExhausted');
+    }
+    const backoff = Math.min(
+      retry.maximumIntervalMs,
+      retry.initialIntervalMs * retry.backoffCoefficient ** (claimed.attempts - 1),
+    );
+    const delay = isRateLimitedError(err) ? Math.max(1, err.retryAfterSeconds) * 1000 : backoff;
+    return ApplicationFailure.create({ message, type: 'StepError', nextRetryDelay: delay });
+  }
+
+  /**
+   * Stores an attempt's outcome, retrying for a while if the database is briefly away: an output that was not
+   * stored means the plugin runs again on the next attempt.
+   */
+  async function settle(claimed: ClaimedStep, outcome: Parameters<typeof settleStep>[2]): Promise<void> {
+    const giveUpAt = Date.now() + SETTLE_PATIENCE_MS;
+    for (let wait = 250; ; wait = Math.min(wait * 2, 2_000)) {
+      try {
+        return await settleStep(db, claimed, outcome);
+      } catch (err) {
+        if (Date.now() + wait > giveUpAt) throw new StoreFailure(err);
+        await sleep(wait);
+      }
+    }
+  }
+
+  // The first version's activities, for workflows started before local bookkeeping.
+  const v1: FlowActivitiesV1 = {
+    async prepareRun(input) {
+      const begun = await activities.beginRun(input);
+      return { runId: begun.run.runId, finished: begun.finished !== undefined, steps: begun.steps };
+    },
+    async runStep({ runId, stepKey, maximumAttempts }) {
+      const run = await findRunRef(db, runId);
+      if (!run) throw ApplicationFailure.nonRetryable(`run ${runId} no longer exists`);
+      const version = await pinned(run);
+      const position = version.steps.findIndex((s) => s.key === stepKey);
+      const step = version.steps[position];
+      if (!step)
+        throw ApplicationFailure.nonRetryable(`step "${stepKey}" is not in flow version ${run.flowVersion}`);
+      const retry = { ...planOf(step).retry, maximumAttempts };
+      return runOneStep(run, step, position, version.trigger.label, retry);
+    },
+    async finishRun({ runId, status, error }) {
+      const run = await findRunRef(db, runId);
+      if (run) await activities.endRun({ run, status, error });
+    },
+  };
+
+  return { ...activities, ...v1 };
 }
 
-function finishTiming(stepRun: StepRun) {
-  stepRun.finishedAt = new Date();
-  stepRun.durationMs = stepRun.finishedAt.getTime() - stepRun.startedAt.getTime();
+/** A database failure while storing an outcome: retried by the engine like any database failure. */
+class StoreFailure extends Error {
+  constructor(override readonly cause: unknown) {
+    super('storing the step outcome failed');
+  }
+}
+
+function settledResult(settled: { status: StepRunStatus; error?: string }): RunStepResult {
+  if (settled.status === StepRunStatus.SUCCEEDED || settled.status === StepRunStatus.SKIPPED) {
+    return { status: settled.status };
+  }
+  throw ApplicationFailure.nonRetryable(settled.error ?? 'the step failed', 'RetriesExhausted');
+}
+
+/** Stable across attempts and workers, so a receiver can drop a repeated call. */
+function idempotencyKeyOf(run: RunRef, stepKey: string): string {
+  return `${run.runId}:${stepKey}`;
 }
 
 function actionContext(
   deps: ActivityDeps,
-  ctx: RunContext,
+  run: RunRef,
   stepKey: string,
   attempt: number,
   redact: Redactor,
+  idempotencyKey: string,
 ) {
   const activity = Context.current();
-  const base = { runId: ctx.run.id, stepKey };
+  const base = { runId: run.runId, stepKey };
   const log =
     (level: 'info' | 'warn') =>
     (msg: string, data?: Record<string, unknown>): void =>
@@ -226,14 +317,14 @@ function actionContext(
     fetch: deps.fetch,
     signal: activity.cancellationSignal,
     heartbeat: (details?: unknown) => activity.heartbeat(redact.value(details)),
-    idempotencyKey: `${ctx.run.id}:${stepKey}`,
+    idempotencyKey,
     logger: { debug: log('info'), info: log('info'), warn: log('warn'), error: log('warn') },
     run: {
-      workspaceId: ctx.run.workspace.id,
-      flowId: ctx.run.flow.id,
-      flowVersion: ctx.version.version,
-      runId: ctx.run.id,
-      deliveryId: ctx.delivery.id,
+      workspaceId: run.workspaceId,
+      flowId: run.flowId,
+      flowVersion: run.flowVersion,
+      runId: run.runId,
+      deliveryId: run.deliveryId,
       stepKey,
       attempt,
     },

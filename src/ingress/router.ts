@@ -1,15 +1,11 @@
 import express, { type Request, type Response } from 'express';
-import type { Delivery, ValidationIssue } from '../schema/Delivery';
+import type { ValidationIssue } from '../schema/Delivery';
 import type { TriggerDefinition } from '../schema/definitions';
 import { DeliveryStatus, ResponseMode, ValidationMode, WebhookAuthType } from '../schema/enums';
 import type { Services } from '../services';
 import type { FlowEvent } from '../services/events';
-import {
-  findActiveTrigger,
-  recordDelivery,
-  type ActiveTrigger,
-  type IncomingDelivery,
-} from '../services/deliveries';
+import { ActiveTriggers, type ActiveTrigger } from '../services/active-triggers';
+import { recordDelivery, type IncomingDelivery } from '../services/deliveries';
 import type { Dispatcher } from '../services/dispatcher';
 import { credentialHeaders, unsealAuth, verifyAuth } from './auth';
 import { parseBody, type ParsedBody } from './body';
@@ -95,6 +91,7 @@ export function webhookRouter(
 ): express.Router {
   const router = express.Router();
   const rateLimits = new TriggerRateLimits();
+  const triggers = new ActiveTriggers(services.db, services.events);
 
   /** Events never change an answer: once a delivery is committed, its sender gets its 2xx. */
   const publish = (event: Omit<FlowEvent, 'at'>) =>
@@ -107,14 +104,14 @@ export function webhookRouter(
     const receivedAt = new Date();
     let active: ActiveTrigger | undefined;
     try {
-      active = await findActiveTrigger(services.db.em(), String(req.params.token), receivedAt);
+      active = await triggers.find(String(req.params.token), receivedAt);
     } catch (err) {
       log.error({ err: (err as Error).message }, 'trigger lookup failed');
       return send(res, UNAVAILABLE);
     }
     if (!active) return send(res, NOT_FOUND);
 
-    const trigger = active.version.trigger;
+    const { trigger } = active;
     const incoming: IncomingDelivery = {
       status: DeliveryStatus.ACCEPTED,
       method: req.method,
@@ -141,8 +138,7 @@ export function webhookRouter(
   });
 
   async function accept(req: Request, res: Response, active: ActiveTrigger, incoming: IncomingDelivery) {
-    const { version, trigger: triggerRow } = active;
-    const trigger = version.trigger;
+    const { trigger } = active;
 
     if (!trigger.methods.includes(req.method as never)) {
       throw new WebhookRejection('METHOD_NOT_ALLOWED', {
@@ -150,7 +146,7 @@ export function webhookRouter(
         headers: { Allow: trigger.methods.join(', ') },
       });
     }
-    if (!allowlistFor(version.id, trigger.ipAllowlist)(incoming.sourceIp)) {
+    if (!allowlistFor(active.versionId, trigger.ipAllowlist)(incoming.sourceIp)) {
       throw new WebhookRejection('IP_NOT_ALLOWED', { detail: `client address ${incoming.sourceIp}` });
     }
 
@@ -177,7 +173,7 @@ export function webhookRouter(
     }
 
     if (trigger.rateLimit) {
-      const retryAfter = await rateLimits.consume(triggerRow.id, trigger.rateLimit);
+      const retryAfter = await rateLimits.consume(active.triggerId, trigger.rateLimit);
       if (retryAfter !== undefined) {
         throw new WebhookRejection('RATE_LIMITED', { headers: { 'Retry-After': String(retryAfter) } });
       }
@@ -189,7 +185,7 @@ export function webhookRouter(
       req.method === 'GET'
         ? { value: incoming.query, stringsOnly: true }
         : await parseBody(raw, req.headers['content-type']);
-    const { value, issues } = validatorFor(version.id, trigger.variables).validate(parsed.value, {
+    const { value, issues } = validatorFor(active.versionId, trigger.variables).validate(parsed.value, {
       stringsOnly: parsed.stringsOnly,
     });
     incoming.body = value ?? null;
@@ -203,47 +199,47 @@ export function webhookRouter(
       { body: incoming.body, headers: incoming.headers, query: incoming.query },
       req.headers,
     );
-    const { delivery, duplicate, duplicateRow } = await recordDelivery(services.db.em(), active, incoming);
-    const event = {
-      workspaceId: triggerRow.flow.workspace.id,
-      flowId: triggerRow.flow.id,
-      deliveryId: delivery.id,
-    };
+    const { deliveryId, duplicate, duplicateRowId } = await recordDelivery(services.db, active, incoming);
+    const event = { workspaceId: active.workspaceId, flowId: active.flowId, deliveryId };
     if (duplicate) {
-      send(res, { status: 200, headers: {}, body: { deliveryId: delivery.id, status: 'duplicate' } });
+      send(res, { status: 200, headers: {}, body: { deliveryId, status: 'duplicate' } });
       // The event names the DUPLICATE row (its duplicateOf is the original, which the sender was given).
       await publish({
         ...event,
-        deliveryId: duplicateRow?.id ?? delivery.id,
+        deliveryId: duplicateRowId ?? deliveryId,
         type: 'DELIVERY_DUPLICATE',
         status: DeliveryStatus.DUPLICATE,
-        message: `duplicate of ${delivery.id}`,
+        message: `duplicate of ${deliveryId}`,
       });
       return;
     }
-    await publish({ ...event, type: 'DELIVERY_RECEIVED', status: DeliveryStatus.ACCEPTED });
 
     if (trigger.responseMode !== ResponseMode.SYNC || !options.waiter) {
-      send(res, accepted(delivery.id));
-      await dispatcher.dispatch(delivery.id);
+      send(res, accepted(deliveryId));
+      // Published before the run can start, so subscribers see the delivery before its run.
+      await publish({ ...event, type: 'DELIVERY_RECEIVED', status: DeliveryStatus.ACCEPTED });
+      void dispatcher.dispatch(deliveryId);
       return;
     }
-    send(res, await waitForRun(delivery, trigger, incoming.startedAt! + trigger.syncTimeoutMs));
+    await publish({ ...event, type: 'DELIVERY_RECEIVED', status: DeliveryStatus.ACCEPTED });
+    send(res, await waitForRun(deliveryId, trigger, incoming.startedAt! + trigger.syncTimeoutMs));
   }
 
   /** SYNC mode: the run's answer if it ends before the deadline, else 202 (the run goes on). */
   async function waitForRun(
-    delivery: Delivery,
+    deliveryId: string,
     trigger: TriggerDefinition,
     deadline: number,
   ): Promise<Answer> {
     try {
-      if (!(await dispatcher.dispatch(delivery.id))) return accepted(delivery.id);
-      const outcome = await options.waiter!.waitForResult(delivery.id, deadline - performance.now());
-      return outcome ? await syncAnswer(services.db.em(), delivery, trigger, outcome) : accepted(delivery.id);
+      if (!(await dispatcher.dispatch(deliveryId))) return accepted(deliveryId);
+      const outcome = await options.waiter!.waitForResult(deliveryId, deadline - performance.now());
+      return outcome
+        ? await syncAnswer(services.db.em(), deliveryId, trigger, outcome)
+        : accepted(deliveryId);
     } catch (err) {
-      log.warn({ deliveryId: delivery.id, err: (err as Error).message }, 'could not wait for the run');
-      return accepted(delivery.id);
+      log.warn({ deliveryId, err }, 'could not wait for the run');
+      return accepted(deliveryId);
     }
   }
 
@@ -267,12 +263,12 @@ export function webhookRouter(
       idempotencyKey: undefined,
     };
     try {
-      const { delivery } = await recordDelivery(services.db.em(), active, record);
+      const { deliveryId } = await recordDelivery(services.db, active, record);
       await publish({
         type: 'DELIVERY_REJECTED',
-        workspaceId: active.trigger.flow.workspace.id,
-        flowId: active.trigger.flow.id,
-        deliveryId: delivery.id,
+        workspaceId: active.workspaceId,
+        flowId: active.flowId,
+        deliveryId,
         status: DeliveryStatus.REJECTED,
         message: rejection.code,
       });

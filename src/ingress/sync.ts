@@ -1,5 +1,4 @@
 import type { EntityManager } from '@mikro-orm/core';
-import type { Delivery } from '../schema/Delivery';
 import type { TriggerDefinition } from '../schema/definitions';
 import { RunStatus, StepRunStatus } from '../schema/enums';
 import { Run } from '../schema/Run';
@@ -37,14 +36,14 @@ const RESERVED = new Set([
  */
 export async function syncAnswer(
   em: EntityManager,
-  delivery: Delivery,
+  deliveryId: string,
   trigger: TriggerDefinition,
   outcome: RunOutcome,
 ): Promise<Answer> {
   const run = outcome.runId
     ? await em.findOne(Run, { id: outcome.runId })
-    : await em.findOne(Run, { delivery }, { orderBy: { startedAt: 'desc' } });
-  if (!run || run.status === RunStatus.RUNNING) return accepted(delivery.id);
+    : await em.findOne(Run, { delivery: deliveryId }, { orderBy: { startedAt: 'desc' } });
+  if (!run || run.status === RunStatus.RUNNING) return accepted(deliveryId);
   const ctx = await loadRunContext(em, run.id);
   if (run.status === RunStatus.FAILED) {
     const failed = ctx.steps.find((s) => s.status === StepRunStatus.FAILED);
@@ -53,7 +52,7 @@ export async function syncAnswer(
       headers: {},
       body: {
         error: 'run_failed',
-        deliveryId: delivery.id,
+        deliveryId: deliveryId,
         runId: run.id,
         message: failed ? `the flow failed at step "${failed.stepKey}"` : 'the flow failed',
       },
@@ -68,7 +67,7 @@ export async function syncAnswer(
   }
   const body =
     response?.body === undefined || response.body === null
-      ? { deliveryId: delivery.id, runId: run.id, status: 'completed' }
+      ? { deliveryId: deliveryId, runId: run.id, status: 'completed' }
       : renderValue(response.body, scope).value;
   return { status: response?.status ?? 200, headers, body };
 }

@@ -44,8 +44,8 @@ export class VariableSuggestionView implements VariableSuggestion {
 }
 
 /** The ingress's own validator, so a test payload is judged exactly like a request. */
-const ingressCheck: PayloadCheck = (version, body) =>
-  validatorFor(version.id, version.trigger.variables)(body);
+const ingressCheck: PayloadCheck = (active, body) =>
+  validatorFor(active.versionId, active.trigger.variables)(body);
 
 @Resolver()
 export class AuthoringResolver {

@@ -12,6 +12,7 @@ import { Workspace } from './Workspace';
 @Entity()
 @Index({ properties: ['workspace', 'finishedAt'] })
 @Index({ properties: ['flow', 'finishedAt'] })
+@Index({ properties: ['status', 'startedAt'] })
 export class Run {
   @Field(() => ID)
   @PrimaryKey({ type: 'uuid' })

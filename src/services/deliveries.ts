@@ -1,35 +1,12 @@
-import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/core';
 import { Delivery, type ValidationIssue } from '../schema/Delivery';
-import { DeliveryStatus, DispatchState, FlowStatus } from '../schema/enums';
-import { FlowVersion } from '../schema/FlowVersion';
+import { DeliveryStatus, DispatchState } from '../schema/enums';
 import { Run } from '../schema/Run';
-import { WebhookTrigger } from '../schema/WebhookTrigger';
+import type { ActiveTrigger } from './active-triggers';
 import { sha256 } from './crypto';
+import type { Database } from './database';
 import { findOwned, type Scope } from './scope';
-
-/** An active flow's trigger with the version new deliveries run on. */
-export type ActiveTrigger = { trigger: WebhookTrigger; version: FlowVersion };
-
-/**
- * The trigger a webhook token belongs to, with the version new deliveries run on. After a rotation with a
- * grace period the previous token keeps working until it expires. Unknown, expired and paused all give
- * undefined after the same single lookup, so a caller cannot tell them apart.
- */
-export async function findActiveTrigger(
-  em: EntityManager,
-  token: string,
-  now = new Date(),
-): Promise<ActiveTrigger | undefined> {
-  const hash = sha256(token);
-  const trigger = await em.findOne(
-    WebhookTrigger,
-    { $or: [{ tokenHash: hash }, { previousTokenHash: hash, previousTokenExpiresAt: { $gt: now } }] },
-    { populate: ['flow'] },
-  );
-  if (!trigger || trigger.flow.status !== FlowStatus.ACTIVE) return undefined;
-  const version = await em.findOne(FlowVersion, { flow: trigger.flow, version: trigger.flow.version });
-  return version ? { trigger, version } : undefined;
-}
 
 export type IncomingDelivery = {
   status: DeliveryStatus;
@@ -51,66 +28,81 @@ export type IncomingDelivery = {
 
 export type RecordedDelivery = {
   /** The delivery that runs: the new one, or for a duplicate the original. */
-  delivery: Delivery;
+  deliveryId: string;
   duplicate: boolean;
   /** For a duplicate: the DUPLICATE row recorded for the statistics. */
-  duplicateRow?: Delivery;
+  duplicateRowId?: string;
 };
 
 /**
- * Commits the delivery in one transaction. Only accepted deliveries claim their idempotency key (unique per
- * trigger), so a rejected attempt never blocks the sender's corrected retry. When the key was claimed
- * before, a DUPLICATE row pointing at the original is recorded instead, and the original comes back with
+ * Commits the delivery in one statement. Only accepted deliveries claim their idempotency key (unique per
+ * trigger), so a rejected attempt never blocks the sender's corrected retry. When the key was claimed before, a
+ * DUPLICATE row pointing at the original is recorded instead, and the original comes back with
  * duplicate = true. Concurrent requests with one key race on the unique index: exactly one wins.
  */
 export async function recordDelivery(
-  em: EntityManager,
+  db: Database,
   active: ActiveTrigger,
   incoming: IncomingDelivery,
 ): Promise<RecordedDelivery> {
   const idempotencyKey = incoming.idempotencyKey && normaliseKey(incoming.idempotencyKey);
-  const claimsKey = incoming.status === DeliveryStatus.ACCEPTED && idempotencyKey;
-  try {
-    const delivery = await insert(em, active, {
-      ...incoming,
-      idempotencyKey: claimsKey ? idempotencyKey : undefined,
-    });
-    return { delivery, duplicate: false };
-  } catch (err) {
-    if (!(err instanceof UniqueConstraintViolationException) || !claimsKey) throw err;
-    const original = await em.fork().findOneOrFail(Delivery, { trigger: active.trigger, idempotencyKey });
-    const duplicateRow = await insert(em, active, {
-      ...incoming,
-      status: DeliveryStatus.DUPLICATE,
-      idempotencyKey: undefined,
-      duplicateOf: original.id,
-    });
-    return { delivery: original, duplicate: true, duplicateRow };
-  }
+  const claimsKey = incoming.status === DeliveryStatus.ACCEPTED ? idempotencyKey : undefined;
+  const inserted = await insert(db, active, { ...incoming, idempotencyKey: claimsKey });
+  if (inserted) return { deliveryId: inserted, duplicate: false };
+  const [original] = await db.sql<{ id: string }>(
+    'select id from delivery where trigger_id = $1 and idempotency_key = $2',
+    [active.triggerId, claimsKey],
+  );
+  // The original may only vanish in between if its flow was deleted: the insert then fails on its flow.
+  const duplicateRowId = await insert(db, active, {
+    ...incoming,
+    status: DeliveryStatus.DUPLICATE,
+    idempotencyKey: undefined,
+    duplicateOf: original!.id,
+  });
+  return { deliveryId: original!.id, duplicate: true, duplicateRowId };
 }
 
+/** The new row's id, or undefined when its idempotency key was claimed already. */
 async function insert(
-  em: EntityManager,
-  { trigger, version }: ActiveTrigger,
+  db: Database,
+  active: ActiveTrigger,
   incoming: IncomingDelivery & { duplicateOf?: string },
-): Promise<Delivery> {
-  const { startedAt, receivedAt, ...fields } = incoming;
-  return em.transactional(async (tx) => {
-    const d = tx.create(Delivery, {
-      ...fields,
-      receivedAt: receivedAt ?? new Date(),
-      workspace: trigger.flow.workspace,
-      flow: trigger.flow,
-      trigger,
-      flowVersion: version.version,
-      validationErrors: incoming.validationErrors ?? [],
-      dispatchState:
-        incoming.status === DeliveryStatus.ACCEPTED ? DispatchState.PENDING : DispatchState.DISPATCHED,
-      acceptLatencyMs: startedAt === undefined ? undefined : Math.round(performance.now() - startedAt),
-    });
-    tx.persist(d);
-    return d;
-  });
+): Promise<string | undefined> {
+  const { startedAt } = incoming;
+  const [row] = await db.sql<{ id: string }>(
+    `insert into delivery (id, workspace_id, flow_id, trigger_id, flow_version, status, idempotency_key, method,
+       headers, query, body, content_type, size_bytes, reject_reason, validation_errors, received_at,
+       dispatch_state, is_test, duplicate_of, source_ip, accept_latency_ms)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb, $10::text::jsonb, $11::text::jsonb, $12, $13, $14,
+       $15::text::jsonb, $16, $17, $18, $19, $20, $21)
+     on conflict (trigger_id, idempotency_key) do nothing
+     returning id`,
+    [
+      randomUUID(),
+      active.workspaceId,
+      active.flowId,
+      active.triggerId,
+      active.flowVersion,
+      incoming.status,
+      incoming.idempotencyKey ?? null,
+      incoming.method,
+      JSON.stringify(incoming.headers),
+      JSON.stringify(incoming.query),
+      incoming.body == null ? null : JSON.stringify(incoming.body),
+      incoming.contentType ?? null,
+      incoming.sizeBytes,
+      incoming.rejectReason ?? null,
+      JSON.stringify(incoming.validationErrors ?? []),
+      incoming.receivedAt ?? new Date(),
+      incoming.status === DeliveryStatus.ACCEPTED ? DispatchState.PENDING : DispatchState.DISPATCHED,
+      incoming.isTest ?? false,
+      incoming.duplicateOf ?? null,
+      incoming.sourceIp ?? null,
+      startedAt === undefined ? null : Math.round(performance.now() - startedAt),
+    ],
+  );
+  return row?.id;
 }
 
 /** Keys longer than the column are replaced by their hash, so any sender's id fits. */

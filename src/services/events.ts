@@ -25,11 +25,17 @@ export type FlowEvent = {
   at: string;
 };
 
+/** What other processes cache and must reload when it changes. */
+export type ChangeTopic = 'triggers' | 'plugins';
+
 /** The one way events travel between the roles. */
 export interface EventBus {
   publish(event: Omit<FlowEvent, 'at'> & { at?: string }): Promise<void>;
   /** Events of one workspace, optionally one flow, until the signal aborts. */
   subscribe(filter: { workspaceId: string; flowId?: string }, signal: AbortSignal): AsyncIterable<FlowEvent>;
+  /** Tells every process (this one included) that what it caches of `topic` is stale. */
+  announceChange(topic: ChangeTopic): Promise<void>;
+  onChange(topic: ChangeTopic, listener: () => void): void;
   close(): Promise<void>;
 }
 
@@ -56,6 +62,14 @@ export class InProcessEventBus implements EventBus {
     }
   }
 
+  async announceChange(topic: ChangeTopic): Promise<void> {
+    this.emitter.emit(`change:${topic}`);
+  }
+
+  onChange(topic: ChangeTopic, listener: () => void): void {
+    this.emitter.on(`change:${topic}`, listener);
+  }
+
   async close(): Promise<void> {
     this.emitter.removeAllListeners();
   }
@@ -65,44 +79,93 @@ const CHANNEL = 'hookflow_events';
 
 type Unlisten = () => Promise<void>;
 
+/** Events published within this window travel in one statement. */
+const BATCH_WINDOW_MS = 2;
+const MAX_BATCH = 200;
+
 /**
  * Events through PostgreSQL NOTIFY, so a subscription on an API process sees what ingress and worker processes
- * publish. Each process LISTENs once and fans out to its own subscribers.
+ * publish. Each process LISTENs once and fans out to its own subscribers. Under load, notifications published
+ * close together are sent in one statement (in order); publish() resolves once its batch was sent.
  */
 export class PostgresEventBus implements EventBus {
+  private batch: { payload: string; done: (err?: unknown) => void }[] = [];
+  private timer?: NodeJS.Timeout;
+  private sending = Promise.resolve();
+
   private constructor(
     private readonly local: InProcessEventBus,
-    private readonly notify: (payload: string) => Promise<void>,
+    private readonly db: Database,
     private readonly unlisten: Unlisten,
   ) {}
 
   static async start(db: Database, databaseUrl: string | undefined, log: { warn(msg: string): void }) {
-    const notify = async (payload: string) => {
-      await db.em().getConnection().execute('select pg_notify(?, ?)', [CHANNEL, payload]);
-    };
     const local = new InProcessEventBus();
     const deliver = (payload: string) => {
+      let message: FlowEvent | { change: ChangeTopic };
       try {
-        void local.publish(JSON.parse(payload) as FlowEvent);
+        message = JSON.parse(payload) as FlowEvent | { change: ChangeTopic };
       } catch {
-        log.warn(`ignored a malformed event notification`);
+        return log.warn(`ignored a malformed event notification`);
       }
+      if ('change' in message) void local.announceChange(message.change);
+      else void local.publish(message);
     };
     const unlisten = databaseUrl
       ? await listenPg(databaseUrl, deliver, log)
       : await listenPglite(db, deliver);
-    return new PostgresEventBus(local, notify, unlisten);
+    return new PostgresEventBus(local, db, unlisten);
   }
 
-  async publish(event: Omit<FlowEvent, 'at'> & { at?: string }): Promise<void> {
-    await this.notify(JSON.stringify({ ...event, at: event.at ?? new Date().toISOString() }));
+  publish(event: Omit<FlowEvent, 'at'> & { at?: string }): Promise<void> {
+    return this.send(JSON.stringify({ ...event, at: event.at ?? new Date().toISOString() }));
   }
 
   subscribe(filter: { workspaceId: string; flowId?: string }, signal: AbortSignal): AsyncIterable<FlowEvent> {
     return this.local.subscribe(filter, signal);
   }
 
+  /** This process hears of the change at once; the others when the notification arrives. */
+  announceChange(topic: ChangeTopic): Promise<void> {
+    void this.local.announceChange(topic);
+    return this.send(JSON.stringify({ change: topic }));
+  }
+
+  onChange(topic: ChangeTopic, listener: () => void): void {
+    this.local.onChange(topic, listener);
+  }
+
+  private send(payload: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.batch.push({ payload, done: (err) => (err ? reject(err as Error) : resolve()) });
+      if (this.batch.length >= MAX_BATCH) this.flush();
+      else this.timer ??= setTimeout(() => this.flush(), BATCH_WINDOW_MS);
+    });
+  }
+
+  /** One batch in flight at a time, so notifications keep their order across the connection pool. */
+  private flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.batch;
+    this.batch = [];
+    if (!batch.length) return;
+    this.sending = this.sending.then(() =>
+      this.db
+        .sql('select pg_notify($1, p) from unnest($2::text[]) with ordinality as t(p, n) order by n', [
+          CHANNEL,
+          batch.map((b) => b.payload),
+        ])
+        .then(
+          () => batch.forEach((b) => b.done()),
+          (err: unknown) => batch.forEach((b) => b.done(err)),
+        ),
+    );
+  }
+
   async close(): Promise<void> {
+    this.flush();
+    await this.sending;
     await this.unlisten();
     await this.local.close();
   }

@@ -18,6 +18,7 @@ import {
 import { WebhookAuthType } from '../schema/enums';
 import { newToken, sha256, type SecretBox } from './crypto';
 import { BadInputError, NotFoundError, zodIssues, type IssueDetail } from './errors';
+import type { EventBus } from './events';
 import { findOwned, requireRole, type Scope } from './scope';
 
 /** What the flow service needs to know about plugins: which actions exist, at which versions. */
@@ -45,6 +46,8 @@ export class FlowService {
       box: SecretBox;
       publicUrl: string;
       credentials?: StepCredentialChecker;
+      /** Webhook routes are cached by every ingress process: each change of a flow is announced. */
+      events: Pick<EventBus, 'announceChange'>;
     },
   ) {}
 
@@ -88,6 +91,7 @@ export class FlowService {
     flow.version = current.version + 1;
     em.create(FlowVersion, { flow, version: flow.version, trigger, steps });
     await em.flush();
+    await this.deps.events.announceChange('triggers');
     return flow;
   }
 
@@ -95,6 +99,7 @@ export class FlowService {
     requireRole(scope, ApiKeyRole.EDITOR);
     const flow = await this.get(em, scope, id);
     await em.remove(flow).flush();
+    await this.deps.events.announceChange('triggers');
     return true;
   }
 
@@ -103,6 +108,7 @@ export class FlowService {
     const flow = await this.get(em, scope, id);
     flow.status = status;
     await em.flush();
+    await this.deps.events.announceChange('triggers');
     return flow;
   }
 
@@ -136,6 +142,7 @@ export class FlowService {
     trigger.tokenEncrypted = this.deps.box.encrypt(token);
     trigger.tokenCreatedAt = now;
     await em.flush();
+    await this.deps.events.announceChange('triggers');
     return flow;
   }
 

@@ -33,6 +33,7 @@ import {
   type PluginRegistry,
 } from '../plugins-host/registry';
 import type { Database } from './database';
+import type { EventBus } from './events';
 import { BadInputError, NotFoundError } from './errors';
 import { requireRole, type Scope } from './scope';
 
@@ -49,6 +50,8 @@ export type PluginServiceOptions = {
   registry: PluginRegistry;
   dataDir: string;
   log: Log;
+  /** Tells the other processes to re-read the table at once after a change here. */
+  events: Pick<EventBus, 'announceChange' | 'onChange'>;
   /**
    * Whether this process loads installed plugins routed to `taskQueue` (undefined: the main queue). Processes
    * with the api role load all of them (manifests, save-time checks); a worker only what its queues run.
@@ -155,6 +158,7 @@ export class PluginService {
       }
       this.registry.add(loaded);
       this.applyStates([...existing, row]);
+      await this.opts.events.announceChange('plugins');
       this.opts.log.info({ plugin: `${loaded.name}@${version}`, packageName }, 'plugin installed');
       return this.view(loaded.manifest, [...existing, row]);
     } catch (err) {
@@ -182,6 +186,7 @@ export class PluginService {
     for (const row of rows) row.enabled = enabled;
     await em.flush();
     this.applyStates(rows);
+    await this.opts.events.announceChange('plugins');
     this.opts.log.info({ plugin: name, enabled }, enabled ? 'plugin enabled' : 'plugin disabled');
     return this.view(manifest, rows);
   }
@@ -205,6 +210,7 @@ export class PluginService {
     for (const row of rows) row.taskQueue = queue;
     await em.flush();
     this.applyStates(rows);
+    await this.opts.events.announceChange('plugins');
     return this.view(manifest, rows);
   }
 
@@ -237,6 +243,7 @@ export class PluginService {
     const dir = packageDir(this.root, row.packageName, version);
     if (loaded) forgetModules(dir);
     removeDir(dir);
+    await this.opts.events.announceChange('plugins');
     this.opts.log.info({ plugin: `${name}@${version}` }, 'plugin uninstalled');
     return true;
   }
@@ -253,9 +260,10 @@ export class PluginService {
     name: string,
     version: string,
   ): Promise<{ permanent: boolean; message: string } | undefined> {
-    const rows = await em.find(InstalledPlugin, { name });
-    if (rows.some((r) => !r.enabled)) return { permanent: true, message: `plugin "${name}" is disabled` };
+    // The registry mirrors the table (re-read on every change announced by any process).
+    if (!this.registry.isEnabled(name)) return { permanent: true, message: `plugin "${name}" is disabled` };
     if (this.registry.get(name, version)) return undefined;
+    const rows = await em.find(InstalledPlugin, { name });
     const row = rows.find((r) => r.version === version && r.source === PluginSource.INSTALLED);
     if (!row) return undefined;
     this.failures.delete(`${name}@${version}`);
@@ -271,19 +279,12 @@ export class PluginService {
     };
   }
 
-  /** The task queue of each routed plugin among `names` (read from the table, the source of truth). */
-  async taskQueues(em: EntityManager, names: string[]): Promise<Map<string, string>> {
-    const rows = names.length
-      ? await em.find(InstalledPlugin, { name: { $in: [...new Set(names)] }, taskQueue: { $ne: null } })
-      : [];
-    return new Map(rows.map((r) => [r.name, r.taskQueue!]));
-  }
-
   // --- keeping the registry in step ------------------------------------------------------------------------
 
   /** Loads what the table lists (installing packages missing from this DATA_DIR), then polls every few seconds. */
   async start(): Promise<void> {
     removeStaleStaging(this.root);
+    this.opts.events.onChange('plugins', () => void this.sync());
     await this.sync();
     this.timer = setInterval(() => {
       if (!this.pending) void this.sync();

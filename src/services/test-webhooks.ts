@@ -1,16 +1,15 @@
 import type { EntityManager } from '@mikro-orm/core';
-import type { Delivery, ValidationIssue } from '../schema/Delivery';
+import { Delivery, type ValidationIssue } from '../schema/Delivery';
 import { ApiKeyRole, DeliveryStatus, ValidationMode } from '../schema/enums';
 import { Flow } from '../schema/Flow';
-import { FlowVersion } from '../schema/FlowVersion';
-import { WebhookTrigger } from '../schema/WebhookTrigger';
 import type { Services } from '.';
-import { markDispatched, recordDelivery, type ActiveTrigger } from './deliveries';
+import { triggerOfFlow, type ActiveTrigger } from './active-triggers';
+import { markDispatched, recordDelivery } from './deliveries';
 import { BadInputError, NotFoundError } from './errors';
 import { findOwned, requireRole, type Scope } from './scope';
 
 /** The trigger's payload check, as the ingress runs it (injected: services do not import the ingress). */
-export type PayloadCheck = (version: FlowVersion, body: unknown) => ValidationIssue[];
+export type PayloadCheck = (active: ActiveTrigger, body: unknown) => ValidationIssue[];
 
 /** Headers a test delivery is recorded with, so it can be told apart in the delivery list. */
 export const TEST_HEADERS = { 'content-type': 'application/json', 'user-agent': 'Hookflow-Test-Webhook' };
@@ -27,7 +26,7 @@ export const TEST_HEADERS = { 'content-type': 'application/json', 'user-agent': 
 export async function sendTestWebhook(
   em: EntityManager,
   scope: Scope,
-  services: Pick<Services, 'starter' | 'events'>,
+  services: Pick<Services, 'starter' | 'events' | 'db'>,
   check: PayloadCheck,
   flowId: string,
   payload: unknown,
@@ -35,8 +34,9 @@ export async function sendTestWebhook(
   requireRole(scope, ApiKeyRole.EDITOR);
   const flow = await findOwned(em, Flow, flowId, scope, 'flow');
   const startedAt = performance.now();
-  const active = await triggerOf(em, flow);
-  const { trigger } = active.version;
+  const active = await triggerOfFlow(services.db, flow.id);
+  if (!active) throw new NotFoundError(`flow ${flow.id} has no webhook trigger`);
+  const { trigger } = active;
 
   const text = JSON.stringify(payload ?? null);
   const sizeBytes = Buffer.byteLength(text, 'utf8');
@@ -49,7 +49,7 @@ export async function sendTestWebhook(
     ]);
   }
   const body: unknown = JSON.parse(text);
-  const issues = check(active.version, body);
+  const issues = check(active, body);
   if (issues.length && trigger.validation !== ValidationMode.LENIENT) {
     throw new BadInputError(
       'the payload does not match the trigger variables',
@@ -57,7 +57,7 @@ export async function sendTestWebhook(
     );
   }
 
-  const { delivery } = await recordDelivery(em, active, {
+  const { deliveryId } = await recordDelivery(services.db, active, {
     status: DeliveryStatus.ACCEPTED,
     method: 'POST',
     headers: { ...TEST_HEADERS, 'content-length': String(sizeBytes) },
@@ -73,24 +73,16 @@ export async function sendTestWebhook(
     type: 'DELIVERY_RECEIVED',
     workspaceId: scope.workspaceId,
     flowId: flow.id,
-    deliveryId: delivery.id,
+    deliveryId,
     status: DeliveryStatus.ACCEPTED,
   });
   if (services.starter) {
     try {
-      await services.starter.start(delivery.id);
-      await markDispatched(em, delivery.id);
+      await services.starter.start(deliveryId);
+      await markDispatched(em, deliveryId);
     } catch {
       // Left pending: the relay starts it once the engine answers (the same rule as for webhook requests).
     }
   }
-  return delivery;
-}
-
-/** The flow's trigger with its current version: what a request on its URL would run. */
-async function triggerOf(em: EntityManager, flow: Flow): Promise<ActiveTrigger> {
-  const trigger = await em.findOne(WebhookTrigger, { flow }, { populate: ['flow'] });
-  const version = await em.findOne(FlowVersion, { flow, version: flow.version });
-  if (!trigger || !version) throw new NotFoundError(`flow ${flow.id} has no webhook trigger`);
-  return { trigger, version };
+  return em.findOneOrFail(Delivery, deliveryId);
 }

@@ -3,6 +3,7 @@ import {
   Connection,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
+  WorkflowNotFoundError,
 } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { RunFlowInput, RunFlowResult } from '../workflows/types';
@@ -36,15 +37,50 @@ export class WorkflowStarter {
     replay?: { workflowId: string; flowVersion: number },
     timeoutMs = 5000,
   ): Promise<void> {
-    const workflowId = replay?.workflowId ?? workflowIdFor(deliveryId);
-    const args: [RunFlowInput] = [{ deliveryId, workflowId, flowVersion: replay?.flowVersion }];
+    await this.startWorkflow(deliveryId, replay, WorkflowIdReusePolicy.REJECT_DUPLICATE, timeoutMs);
+  }
+
+  /**
+   * Starts a lost workflow again under the same id: allowed when the engine never heard of it or it ended
+   * without completing (terminated, timed out, cancelled, failed); a completed one is never run twice.
+   */
+  async restart(deliveryId: string, workflowId: string): Promise<void> {
+    await this.startWorkflow(
+      deliveryId,
+      { workflowId },
+      WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+      5000,
+    );
+  }
+
+  /** Whether the engine still holds the workflow and it is running or completed. */
+  async isLive(workflowId: string, timeoutMs = 5000): Promise<boolean> {
+    try {
+      const description = await this.connection.withDeadline(Date.now() + timeoutMs, () =>
+        this.client.workflow.getHandle(workflowId).describe(),
+      );
+      return description.status.name === 'RUNNING' || description.status.name === 'COMPLETED';
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+  }
+
+  private async startWorkflow(
+    deliveryId: string,
+    pinned: { workflowId: string; flowVersion?: number } | undefined,
+    workflowIdReusePolicy: WorkflowIdReusePolicy,
+    timeoutMs: number,
+  ): Promise<void> {
+    const workflowId = pinned?.workflowId ?? workflowIdFor(deliveryId);
+    const args: [RunFlowInput] = [{ deliveryId, workflowId, flowVersion: pinned?.flowVersion }];
     try {
       await this.connection.withDeadline(Date.now() + timeoutMs, () =>
         this.client.workflow.start('runFlow', {
           taskQueue: this.taskQueue,
           workflowId,
           args,
-          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+          workflowIdReusePolicy,
         }),
       );
     } catch (err) {

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DefaultLogger,
@@ -5,19 +7,19 @@ import {
   Runtime,
   Worker,
   bundleWorkflowCode,
-  type WorkflowBundle,
+  type WorkflowBundleOption,
 } from '@temporalio/worker';
-import type { FlowActivities } from '../workflows/types';
+import type { FlowActivities, FlowActivitiesV1 } from '../workflows/types';
 
 export type WorkerOptions = {
   address: string;
   namespace: string;
   taskQueue: string;
-  activities: FlowActivities;
+  activities: FlowActivities & FlowActivitiesV1;
   log: { info(msg: string): void; warn(msg: string): void };
 };
 
-let bundle: Promise<WorkflowBundle> | undefined;
+let bundle: Promise<WorkflowBundleOption> | undefined;
 let runtimeLog: WorkerOptions['log'] | undefined;
 
 /** The SDK's runtime is process-wide and installed once; it forwards warnings and errors to our log. */
@@ -34,17 +36,20 @@ function installRuntime(log: WorkerOptions['log']) {
   runtimeLog = log;
 }
 
-/** The workflow code is bundled once per process and shared by every worker. */
-function workflowBundle(): Promise<WorkflowBundle> {
-  bundle ??= bundleWorkflowCode({
-    workflowsPath: require.resolve('../workflows'),
-    logger: quietBundlerLogger,
-  });
+/** Written by `npm run build` beside the compiled code; absent when running from the TypeScript sources. */
+export const PREBUILT_BUNDLE = path.resolve(__dirname, '../../workflow-bundle.js');
+
+/** The prebuilt workflow bundle, or (from TypeScript sources, as in tests) one bundled once per process. */
+export function workflowBundle(): Promise<WorkflowBundleOption> {
+  bundle ??=
+    __filename.endsWith('.js') && existsSync(PREBUILT_BUNDLE)
+      ? Promise.resolve({ codePath: PREBUILT_BUNDLE })
+      : bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietBundlerLogger });
   return bundle;
 }
 
 const noop = () => undefined;
-const quietBundlerLogger = {
+export const quietBundlerLogger = {
   trace: noop,
   debug: noop,
   info: noop,
@@ -82,6 +87,8 @@ export class FlowWorker {
           taskQueue: this.opts.taskQueue,
           workflowBundle: await workflowBundle(),
           activities: this.opts.activities,
+          // Stopping cancels steps still running after this; they are retried by another worker.
+          shutdownGraceTime: '3 seconds',
         });
         if (this.stopped) {
           // stop() came while the worker was being created: run it only to shut it down cleanly.

@@ -1,89 +1,206 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import pino from 'pino';
-import { startApp } from '../../src/app';
-import { loadConfig } from '../../src/config';
-
 /**
- * `npm run bench`: webhook accept throughput and latency on this machine. Starts Hookflow (embedded PGlite, or
- * PostgreSQL when DATABASE_URL is set), creates a flow without steps, and sends BENCH_REQUESTS (default 2000)
- * POSTs with BENCH_CONCURRENCY (default 50) in flight; prints requests/s, latency percentiles and memory.
+ * `npm run bench`: one bounded run on loopback that measures accept throughput, runs per second against a
+ * bare-Temporal probe, first-action latency, relay catch-up, memory, CPU and SQL statements per run; writes
+ * bench/results/<UTC timestamp>.json and prints a table.
+ *
+ *   BENCH_ONLY=accept,runs,firstAction,relay,statements   a subset (default: all; `probe` alone also works)
+ *   BENCH_ENGINE=cluster   runs, first action, run cost and the probe on Temporal's own server on PostgreSQL
+ *                          (figures under `cluster`) instead of the dev server
+ *
+ * Each phase has a hard time limit (a phase past it is recorded as `timedOut: true`) and the whole run stays
+ * within BUDGET_MS; whatever a phase started is stopped and dropped when it ends, fails or times out.
  */
-async function main() {
-  const total = Number(process.env.BENCH_REQUESTS ?? 2000);
-  const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 50);
-  const adminKey = `hf_bench_${randomBytes(16).toString('hex')}`;
-  const config = loadConfig({
-    ...process.env,
-    PORT: '0',
-    DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'hookflow-bench-')),
-    HOOKFLOW_ADMIN_KEY: adminKey,
-    HOOKFLOW_SECRET_KEY: process.env.HOOKFLOW_SECRET_KEY ?? randomBytes(32).toString('base64'),
-    LOG_LEVEL: 'error',
-  });
-  const app = await startApp(config, pino({ level: 'error' }));
-  const graphql = await fetch(`${app.url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` },
-    body: JSON.stringify({
-      query: 'mutation($i: CreateFlowInput!) { createFlow(input: $i) { webhookUrl } }',
-      variables: {
-        i: {
-          name: 'bench',
-          trigger: {
-            label: 'Order',
-            variables: [
-              { name: 'order_id', type: 'STRING', required: true },
-              { name: 'total', type: 'NUMBER', required: true },
-            ],
-          },
-        },
-      },
-    }),
-  });
-  const { data } = (await graphql.json()) as { data: { createFlow: { webhookUrl: string } } };
-  const url = data.createFlow.webhookUrl.replace(config.publicUrl, app.url);
+import 'reflect-metadata';
+import { acceptCeiling, acceptPglite, acceptPostgres } from './accept';
+import { getAt, setAt, type Engine, type PhaseContext, type Results } from './context';
+import { measureTemporalCeiling } from './probe';
+import { measureRelay } from './relay';
+import { formatTable, machineInfo, writeReport } from './report';
+import { measureRuns } from './runs';
+import { Scope } from './scope';
+import { measureRunCost } from './statements';
+import { startCluster, startDevServer, type EngineKind, type TemporalEndpoint } from './temporal';
 
-  const latencies: number[] = [];
-  let next = 0;
-  let failures = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < total) {
-        const i = next++;
-        const t0 = performance.now();
-        const res = await fetch(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ order_id: `B-${i}`, total: i, items: [{ sku: 'S', qty: 1 }] }),
-        });
-        await res.arrayBuffer();
-        if (res.status !== 202) failures++;
-        latencies.push(performance.now() - t0);
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  const pct = (p: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!.toFixed(1);
-  const rssMiB = (process.memoryUsage().rss / 1024 / 1024).toFixed(0);
-  console.log(
-    [
-      `database: ${app.services.db.kind}; ${total} webhooks, ${concurrency} in flight`,
-      `accepted: ${(total - failures) / seconds > 0 ? ((total - failures) / seconds).toFixed(0) : 0} requests/s (${failures} not 202)`,
-      `latency ms: p50 ${pct(50)}  p95 ${pct(95)}  p99 ${pct(99)}  max ${latencies.at(-1)!.toFixed(1)}`,
-      `process RSS: ${rssMiB} MiB (ingress, API and worker in one process, with PGlite when embedded)`,
-    ].join('\n'),
-  );
-  await app.stop();
-  process.exit(0);
+const BUDGET_MS = 13 * 60_000;
+const SELECTABLE = ['accept', 'runs', 'firstAction', 'relay', 'statements', 'probe'];
+
+type Phase = {
+  name: string;
+  /** Figures it writes (dotted paths); those still missing when it stops early are marked. */
+  outputs: string[];
+  /** Measured on the engine under test: with BENCH_ENGINE=cluster its figures go under `cluster`. */
+  onEngine: boolean;
+  timeoutMs: number;
+  run(ctx: PhaseContext): Promise<void>;
+};
+
+function phasesFor(only: Set<string>): Phase[] {
+  const runs = only.has('runs');
+  const firstAction = only.has('firstAction');
+  const all: (Phase | false)[] = [
+    only.has('accept') && {
+      name: 'accept: bare node:http ceiling',
+      outputs: ['accept.ceilingNodeHttpPerSecond'],
+      onEngine: false,
+      timeoutMs: 60_000,
+      run: acceptCeiling,
+    },
+    only.has('accept') && {
+      name: 'accept: PostgreSQL ingress role',
+      outputs: ['accept.postgres', 'cpuMsPerAccept'],
+      onEngine: false,
+      timeoutMs: 120_000,
+      run: acceptPostgres,
+    },
+    only.has('accept') && {
+      name: 'accept: embedded all-in-one',
+      outputs: ['accept.pglite'],
+      onEngine: false,
+      timeoutMs: 120_000,
+      run: acceptPglite,
+    },
+    (runs || firstAction) && {
+      name: [runs && 'runs', firstAction && 'first action'].filter(Boolean).join(' + '),
+      outputs: [
+        ...(runs ? ['runs.oneStep', 'runs.threeSteps'] : []),
+        ...(firstAction ? ['firstAction'] : []),
+      ],
+      onEngine: true,
+      timeoutMs: 360_000,
+      run: (ctx) => measureRuns(ctx, { runs, firstAction }),
+    },
+    // Right after the runs, on a machine where nothing else runs any more.
+    (runs || only.has('probe')) && {
+      name: 'bare-Temporal probe',
+      outputs: ['probe'],
+      onEngine: true,
+      timeoutMs: 180_000,
+      run: measureTemporalCeiling,
+    },
+    only.has('relay') && {
+      name: 'relay catch-up',
+      outputs: ['relay.startsPerSecond'],
+      onEngine: false,
+      timeoutMs: 180_000,
+      run: measureRelay,
+    },
+    only.has('statements') && {
+      name: 'CPU and SQL statements per run',
+      outputs: ['cpuMsPerRun', 'statementsPerRun'],
+      onEngine: true,
+      timeoutMs: 240_000,
+      run: measureRunCost,
+    },
+  ];
+  return all.filter((p): p is Phase => p !== false);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+function selection(): Set<string> {
+  const names = (process.env.BENCH_ONLY ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const unknown = names.filter((n) => !SELECTABLE.includes(n));
+  if (unknown.length)
+    throw new Error(`BENCH_ONLY: unknown ${unknown.join(', ')} (choose from ${SELECTABLE.join(', ')})`);
+  return new Set(names.length ? names : SELECTABLE);
+}
+
+function engineKind(): EngineKind {
+  const kind = process.env.BENCH_ENGINE ?? 'dev-server';
+  if (kind !== 'dev-server' && kind !== 'cluster')
+    throw new Error('BENCH_ENGINE must be dev-server or cluster');
+  return kind;
+}
+
+const startedAt = Date.now();
+const log = (msg: string) =>
+  console.error(`[bench ${((Date.now() - startedAt) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
+const runScope = new Scope(log);
+let phaseScope: Scope | undefined;
+
+/** Dev servers are started per measurement; the cluster once per run, on first use. */
+function engineFor(kind: EngineKind): Engine {
+  let cluster: Promise<TemporalEndpoint> | undefined;
+  return {
+    kind,
+    async temporal(scope) {
+      if (kind === 'cluster') return (cluster ??= startCluster(runScope, log));
+      const server = await startDevServer(scope, log);
+      return { address: server.address, namespace: 'default' };
+    },
+  };
+}
+
+async function runPhase(phase: Phase, ctx: Omit<PhaseContext, 'scope' | 'signal'>, timeoutMs: number) {
+  const scope = (phaseScope = new Scope(log));
+  const abort = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>(
+    (resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)),
+  );
+  const running = phase.run({ ...ctx, scope, signal: abort.signal });
+  running.catch(() => undefined); // after a timeout its rejection (children killed under it) is expected
+  const mark = (value: object) => {
+    for (const output of phase.outputs)
+      if (getAt(ctx.out, output) === undefined) setAt(ctx.out, output, value);
+  };
+  log(`${phase.name}: started (limit ${Math.round(timeoutMs / 1000)} s)`);
+  try {
+    if ((await Promise.race([running.then(() => 'done' as const), timedOut])) === 'timeout') {
+      log(`${phase.name}: TIMED OUT after ${Math.round(timeoutMs / 1000)} s`);
+      mark({ timedOut: true });
+    } else {
+      log(`${phase.name}: done`);
+    }
+  } catch (err) {
+    const message = (err as Error).message;
+    log(`${phase.name}: FAILED: ${(err as Error).stack ?? message}`);
+    mark({ error: message.split('\n')[0] });
+    (ctx.report.errors ??= []).push({ phase: phase.name, error: message });
+  } finally {
+    clearTimeout(timer);
+    abort.abort();
+    await scope.close();
+    phaseScope = undefined;
+  }
+}
+
+async function main() {
+  const only = selection();
+  const kind = engineKind();
+  const report: Results = { machine: machineInfo(kind), accept: {}, runs: {}, relay: {}, rssMiB: {} };
+  const engine = engineFor(kind);
+  if (kind === 'cluster') report.cluster = { engine: 'Temporal server on PostgreSQL', runs: {} };
+  const phases = phasesFor(only);
+  log(`${phases.length} phases (${[...only].join(', ')}; engine ${kind}); budget ${BUDGET_MS / 60_000} min`);
+  for (const phase of phases) {
+    const left = startedAt + BUDGET_MS - Date.now();
+    const out = phase.onEngine && report.cluster ? report.cluster : report;
+    if (left < 15_000) {
+      for (const output of phase.outputs) setAt(out, output, { skipped: 'time budget used up' });
+      continue;
+    }
+    await runPhase(phase, { log, out, report, engine }, Math.min(phase.timeoutMs, left));
+  }
+  await runScope.close();
+  report.elapsedSeconds = Math.round((Date.now() - startedAt) / 1000);
+  const file = writeReport(report);
+  console.log(`\n${formatTable(report)}\n\nwritten to ${file}`);
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping everything`);
+    void Promise.all([phaseScope?.close(), runScope.close()]).finally(() => process.exit(130));
+  });
+}
+
+main().then(
+  () => process.exit(0),
+  async (err: unknown) => {
+    console.error(err);
+    await Promise.all([phaseScope?.close(), runScope.close()]);
+    process.exit(1);
+  },
+);

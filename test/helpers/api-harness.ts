@@ -56,13 +56,14 @@ export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<Api
   const box = new SecretBox(secretKey);
   const publicUrl = opts.publicUrl ?? 'http://hooks.test';
   const registry = await PluginRegistry.load({ packages: BUILTIN_PLUGINS.map((name) => ({ name })) });
+  const events = new InProcessEventBus();
   const services: Services = {
     db,
     box,
     publicUrl,
-    events: new InProcessEventBus(),
+    events,
     registry,
-    flows: new FlowService({ catalog: registry, box, publicUrl }),
+    flows: new FlowService({ catalog: registry, box, publicUrl, events }),
   };
   const boot = await bootstrap(db.em(), `hf_admin_${randomBytes(16).toString('hex')}`);
 

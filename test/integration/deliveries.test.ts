@@ -6,7 +6,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import { ApiKeyRole, DeliveryStatus, DispatchState } from '../../src/schema/enums';
 import { Delivery } from '../../src/schema/Delivery';
 import { authenticate, createApiKey, createWorkspace } from '../../src/services/api-keys';
-import { findActiveTrigger } from '../../src/services/deliveries';
+import { ActiveTriggers } from '../../src/services/active-triggers';
 import { NO_WORKFLOW_ENGINE } from '../../src/services/replay';
 import { errorCode, gql, gqlOk, startApiHarness, type ApiHarness } from '../helpers/api-harness';
 import * as app from '../helpers/hookflow';
@@ -61,7 +61,7 @@ describe('deliveries: pagination and rules of replay (API only)', () => {
       (await gqlOk(h, h.adminKey, `query($id: ID!) { flow(id: $id) { webhookUrl } }`, { id: flowId })).flow
         .webhookUrl,
     )![1]!;
-    const active = (await findActiveTrigger(em, token))!;
+    const active = (await new ActiveTriggers(h.services.db, h.services.events).find(token))!;
     const base = Date.parse('2026-05-01T12:00:00.000Z');
     const statuses = [
       DeliveryStatus.ACCEPTED,
@@ -78,9 +78,9 @@ describe('deliveries: pagination and rules of replay (API only)', () => {
     ];
     const rows = times.map((t, i) =>
       em.create(Delivery, {
-        workspace: active.trigger.flow.workspace,
-        flow: active.trigger.flow,
-        trigger: active.trigger,
+        workspace: active.workspaceId,
+        flow: active.flowId,
+        trigger: active.triggerId,
         flowVersion: 1,
         status: statuses[i % statuses.length]!,
         method: 'POST',
@@ -420,11 +420,11 @@ describe('replayDelivery on the Temporal dev server', () => {
     const { createFlow: flow } = await app.gqlOk(hook, hook.adminKey, CREATE_FLOW, { input: flowInput() });
     const em = hook.services.db.em();
     const token = /\/api\/webhook\/(.+)$/.exec(flow.webhookUrl)![1]!;
-    const active = (await findActiveTrigger(em, token))!;
+    const active = (await new ActiveTriggers(hook.services.db, hook.services.events).find(token))!;
     const delivery = em.create(Delivery, {
-      workspace: active.trigger.flow.workspace,
-      flow: active.trigger.flow,
-      trigger: active.trigger,
+      workspace: active.workspaceId,
+      flow: active.flowId,
+      trigger: active.triggerId,
       flowVersion: 1,
       status: DeliveryStatus.ACCEPTED,
       method: 'POST',

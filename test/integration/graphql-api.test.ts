@@ -7,7 +7,8 @@ import type { Client as WsClient } from 'graphql-ws';
 import { StepRun } from '../../src/schema/StepRun';
 import { DeliveryStatus, StepRunStatus } from '../../src/schema/enums';
 import { createWorkspace } from '../../src/services/api-keys';
-import { findActiveTrigger, recordDelivery } from '../../src/services/deliveries';
+import { ActiveTriggers } from '../../src/services/active-triggers';
+import { recordDelivery } from '../../src/services/deliveries';
 import type { FlowEventType } from '../../src/services/events';
 import { startRun } from '../../src/services/runs';
 import {
@@ -214,9 +215,9 @@ describe('GraphQL API', () => {
         rotated.webhookUrl,
       );
 
-      const em = h.services.db.em();
-      expect(await findActiveTrigger(em, WEBHOOK_URL.exec(flow.webhookUrl)![1]!)).toBeUndefined();
-      expect(await findActiveTrigger(em, WEBHOOK_URL.exec(rotated.webhookUrl)![1]!)).toBeDefined();
+      const triggers = new ActiveTriggers(h.services.db, h.services.events);
+      expect(await triggers.find(WEBHOOK_URL.exec(flow.webhookUrl)![1]!)).toBeUndefined();
+      expect(await triggers.find(WEBHOOK_URL.exec(rotated.webhookUrl)![1]!)).toBeDefined();
     });
 
     it('setFlowStatus pauses and resumes a flow', async () => {
@@ -640,9 +641,9 @@ describe('GraphQL API', () => {
 
     it('a delivery without a run has run: null', async () => {
       const flow = await createFlow();
-      const em = h.services.db.em();
-      const active = (await findActiveTrigger(em, WEBHOOK_URL.exec(flow.webhookUrl)![1]!))!;
-      const { delivery } = await recordDelivery(em, active, {
+      const triggers = new ActiveTriggers(h.services.db, h.services.events);
+      const active = (await triggers.find(WEBHOOK_URL.exec(flow.webhookUrl)![1]!))!;
+      const { deliveryId } = await recordDelivery(h.services.db, active, {
         status: DeliveryStatus.REJECTED,
         method: 'POST',
         headers: {},
@@ -656,9 +657,7 @@ describe('GraphQL API', () => {
         h,
         h.adminKey,
         `query($id: ID!) { delivery(id: $id) { status rejectReason validationErrors { path message } run { id } } }`,
-        {
-          id: delivery.id,
-        },
+        { id: deliveryId },
       );
       expect(r.delivery).toEqual({
         status: 'REJECTED',
@@ -985,11 +984,10 @@ describe('GraphQL API', () => {
 
   async function seedDeliveryAndRun(webhookUrl: string): Promise<{ deliveryId: string; runId: string }> {
     const em = h.services.db.em();
-    const active = (await findActiveTrigger(
-      em,
+    const active = (await new ActiveTriggers(h.services.db, h.services.events).find(
       WEBHOOK_URL.exec(webhookUrl)?.[1] ?? webhookUrl.split('/').pop()!,
     ))!;
-    const { delivery } = await recordDelivery(em, active, {
+    const { deliveryId } = await recordDelivery(h.services.db, active, {
       status: DeliveryStatus.ACCEPTED,
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -998,7 +996,7 @@ describe('GraphQL API', () => {
       contentType: 'application/json',
       sizeBytes: 18,
     });
-    const { run } = await startRun(em, `delivery-${delivery.id}`, delivery.id);
+    const { run } = await startRun(em, `delivery-${deliveryId}`, deliveryId);
     em.create(StepRun, {
       run,
       stepKey: 'notify',
@@ -1012,6 +1010,6 @@ describe('GraphQL API', () => {
       finishedAt: new Date(),
     });
     await em.flush();
-    return { deliveryId: delivery.id, runId: run.id };
+    return { deliveryId, runId: run.id };
   }
 });
