@@ -45,8 +45,8 @@ const DEFAULT_RETRY: RetryPlan = {
 const DEFAULT_TIMEOUT_MS = 60_000;
 /** Heartbeats keep a long step alive; the workflow's heartbeat timeout notices a worker that died. */
 const HEARTBEAT_EVERY_MS = 2_000;
-/** How long a step's outcome is retried against an unavailable database before the attempt is given up. */
-const SETTLE_PATIENCE_MS = 10_000;
+/** How long a step's output is retried against an unavailable database before the attempt is given up. */
+const STORE_PATIENCE_MS = 10_000;
 
 export function createActivities(deps: ActivityDeps): FlowActivities & FlowActivitiesV1 {
   const { services, registry } = deps;
@@ -197,7 +197,7 @@ export function createActivities(deps: ActivityDeps): FlowActivities & FlowActiv
           idempotencyKeyOf(run, step.key),
         ),
       });
-      await settle(claimed, { status: StepRunStatus.SUCCEEDED, output: redact.value(output) });
+      await storeOutput(claimed, redact.value(output));
       await publish(run, { type: 'STEP_SUCCEEDED', stepKey: step.key, status: StepRunStatus.SUCCEEDED });
       return { status: 'SUCCEEDED' };
     } catch (err) {
@@ -220,11 +220,10 @@ export function createActivities(deps: ActivityDeps): FlowActivities & FlowActiv
     const message = redact.text(err instanceof Error ? err.message : String(err));
     const permanent = isPermanentError(err);
     const last = permanent || claimed.attempts >= retry.maximumAttempts;
-    await settle(claimed, {
+    // Not retried here: if the database is away, the engine retries the whole step once it is back.
+    await settleStep(db, claimed, {
       status: last ? StepRunStatus.FAILED : StepRunStatus.RUNNING,
       error: message,
-    }).catch((stored: StoreFailure) => {
-      throw stored.cause;
     });
     if (last) {
       await publish(run, { type: 'STEP_FAILED', stepKey: step.key, status: StepRunStatus.FAILED, message });
@@ -239,11 +238,12 @@ export function createActivities(deps: ActivityDeps): FlowActivities & FlowActiv
   }
 
   /**
-   * Stores an attempt's outcome, retrying for a while if the database is briefly away: an output that was not
-   * stored means the plugin runs again on the next attempt.
+   * Stores a step's output, retrying for a while if the database is briefly away: an output that was not stored
+   * means the plugin runs again on the next attempt.
    */
-  async function settle(claimed: ClaimedStep, outcome: Parameters<typeof settleStep>[2]): Promise<void> {
-    const giveUpAt = Date.now() + SETTLE_PATIENCE_MS;
+  async function storeOutput(claimed: ClaimedStep, output: unknown): Promise<void> {
+    const outcome = { status: StepRunStatus.SUCCEEDED, output };
+    const giveUpAt = Date.now() + STORE_PATIENCE_MS;
     for (let wait = 250; ; wait = Math.min(wait * 2, 2_000)) {
       try {
         return await settleStep(db, claimed, outcome);

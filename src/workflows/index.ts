@@ -7,12 +7,11 @@ import {
 } from '@temporalio/workflow';
 import type { FlowActivities, FlowActivitiesV1, RunFlowInput, RunFlowResult, StepPlan } from './types';
 
-/** Bookkeeping only touches our database: retry it until the database is back. */
-const bookkeepingRetry = {
-  initialInterval: '1 second',
-  backoffCoefficient: 2,
-  maximumInterval: '30 seconds',
-};
+/**
+ * Bookkeeping only touches our database: retry it until the database is back. Step activities use the same
+ * policy for what is not the plugin's failure (the plugin's own retries are counted and timed by the step).
+ */
+const bookkeepingRetry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 seconds' };
 const bookkeeping = proxyLocalActivities<FlowActivities>({
   startToCloseTimeout: '30 seconds',
   retry: bookkeepingRetry,

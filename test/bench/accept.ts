@@ -101,12 +101,11 @@ export async function acceptCeiling({ scope, signal, out }: PhaseContext): Promi
   const figures = await measureAccept(`http://127.0.0.1:${port}/api/webhook/ceiling`, server.pid, [
     onServerCore('bare node:http server (read body, JSON.parse, 202 with a small JSON body)'),
   ]);
-  out.accept.ceilingNodeHttpPerSecond = figures.perSecond;
-  out.accept.ceilingNodeHttp = figures;
+  out.accept = { ceilingNodeHttpPerSecond: figures.perSecond, ceilingNodeHttp: figures };
 }
 
 /** The embedded all-in-one process (PGlite, its own dev server, worker): every accepted delivery starts a run. */
-export async function acceptPglite({ scope, signal, out, report, log }: PhaseContext): Promise<void> {
+export async function acceptPglite({ scope, signal, out, log }: PhaseContext): Promise<void> {
   const sink = scope.defer('sink', await Sink.start(), (s) => s.close());
   const app = await startHookflow(scope, 'all-in-one', { core: SERVER_CORE, signal }, log);
   const url = await createOrderFlow(app.url, {
@@ -114,13 +113,14 @@ export async function acceptPglite({ scope, signal, out, report, log }: PhaseCon
     sinkUrl: sink.url,
     stepPaths: ['/accept/s1'],
   });
-  out.accept.pglite = await measureAccept(url, app.child.pid, [
+  const figures = await measureAccept(url, app.child.pid, [
     onServerCore(
       'embedded all-in-one process (api, ingress, worker, PGlite) and its Temporal dev server child',
     ),
     'flow: 1 http.request step posting to a sink in the benchmark process (unpinned)',
   ]);
-  recordPeakRss(report, 'acceptPglite', app.child.pid);
+  out.accept = { pglite: figures };
+  out.rssMiB = { acceptPglite: peakRssMiB(app.child.pid) };
 }
 
 /**
@@ -156,14 +156,6 @@ export async function acceptPostgres({ scope, signal, out, log }: PhaseContext):
     `HOOKFLOW_ROLES=api process${TASKSET ? ` on core ${LOAD_CORE}` : ''} (created the flow; idle during the measurement)`,
     `Temporal dev server (SQLite file, app pragmas)${devServerPinned ? ` on core ${LOAD_CORE}` : ' (not pinned)'}: receives the workflow starts; no worker runs`,
   ]);
-  out.accept.postgres = figures;
+  out.accept = { postgres: figures };
   out.cpuMsPerAccept = figures.serverCpuMsPerAccept;
-}
-
-/** rssMiB.allInOne is the highest peak of the all-in-one processes the run measured. */
-export function recordPeakRss(report: PhaseContext['report'], measurement: string, pid: number): void {
-  const peak = peakRssMiB(pid);
-  report.rssMiB ??= {};
-  report.rssMiB[measurement] = peak;
-  report.rssMiB.allInOne = Math.max(report.rssMiB.allInOne ?? 0, peak);
 }

@@ -14,10 +14,11 @@ export type PhaseContext = {
   scope: Scope;
   signal: AbortSignal;
   log: (msg: string) => void;
-  /** Where the measurement's figures go: the report itself, or its `cluster` object with BENCH_ENGINE=cluster. */
+  /**
+   * The measurement's own figures, merged into the report (or into its `cluster` object with
+   * BENCH_ENGINE=cluster) when the measurement ends or runs out of time; anything written later is ignored.
+   */
   out: Results;
-  /** The report itself, for machine-wide figures such as rssMiB. */
-  report: Results;
   engine: Engine;
 };
 
@@ -28,6 +29,15 @@ export function setAt(target: Results, dotted: string, value: unknown): void {
   let node = target;
   for (const key of keys) node = node[key] ??= {};
   node[last] = value;
+}
+
+/** Copies source into target, merging nested objects. */
+export function mergeInto(target: Results, source: Results): void {
+  for (const [key, value] of Object.entries(source)) {
+    const isObject = value !== null && typeof value === 'object' && !Array.isArray(value);
+    if (isObject && typeof target[key] === 'object') mergeInto(target[key], value);
+    else target[key] = value;
+  }
 }
 
 export function getAt(target: Results, dotted: string): unknown {

@@ -1,11 +1,11 @@
 /**
  * The engine's ceiling on this machine: one worker in this process runs workflows that call N no-op activities
- * in sequence, 50 workflows in flight, against the same kind of Temporal server the runs were measured on. The
- * runs figures are divided by it: a ratio near 1 means Hookflow adds little on top of the engine.
+ * in sequence, 50 workflows in flight, against the same kind of Temporal server the runs were measured on
+ * (run.ts divides the runs figures by it: a ratio near 1 means Hookflow adds little on top of the engine).
  */
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { PhaseContext } from './context';
 import type { probeWorkflow, ProbeActivities } from './probe-workflows';
 import { perSecond } from './stats';
@@ -35,6 +35,7 @@ export async function measureTemporalCeiling(ctx: PhaseContext): Promise<void> {
     workflowsPath: require.resolve('./probe-workflows'),
     logger: bundlerLog,
   });
+  quietRuntime();
   const workerConnection = await NativeConnection.connect({ address: endpoint.address });
   scope.defer('probe worker connection', workerConnection, (c) => c.close());
   const worker = await Worker.create({
@@ -56,20 +57,27 @@ export async function measureTemporalCeiling(ctx: PhaseContext): Promise<void> {
     burst(ctx, client, { activityCount, count, taskQueue, tag });
   await run(1, WARMUP, 'warm');
   const oneActivity = await run(1, WORKFLOWS, 'one');
+  ctx.log(`probe, 1 activity: ${oneActivity.count} workflows, ${oneActivity.perSecond}/s`);
   const threeActivities = await run(3, WORKFLOWS, 'three');
+  ctx.log(`probe, 3 activities: ${threeActivities.count} workflows, ${threeActivities.perSecond}/s`);
   out.probe = {
     oneActivity,
     threeActivities,
     inFlight: IN_FLIGHT,
-    worker: 'one @temporalio/worker Worker, default options',
+    worker: 'one @temporalio/worker Worker in the benchmark process, default options',
   };
-  for (const [runs, probe] of [
-    [out.runs.oneStep, oneActivity],
-    [out.runs.threeSteps, threeActivities],
-  ] as const) {
-    if (!runs?.perSecond || !probe.perSecond) continue;
-    runs.temporalCeilingPerSecond = probe.perSecond;
-    runs.ratio = Math.round((runs.perSecond / probe.perSecond) * 100) / 100;
+}
+
+/**
+ * Without this the SDK's default runtime logs every worker state change. The runtime is process-wide: if a
+ * worker of the app already installed it, that one is used. It shuts itself down once its last worker and
+ * connection are closed, so the app can install its own afterwards.
+ */
+function quietRuntime(): void {
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // already installed
   }
 }
 

@@ -56,7 +56,7 @@ export async function measureRelay({ scope, signal, out, log }: PhaseContext): P
   });
   const elapsedMs = performance.now() - readyAt;
   const started = backlog - (await db.count(PENDING));
-  out.relay.startsPerSecond = {
+  const startsPerSecond = {
     backlog,
     startsPerSecond: perSecond(started, elapsedMs),
     started,
@@ -69,4 +69,5 @@ export async function measureRelay({ scope, signal, out, log }: PhaseContext): P
     ],
     ...(!caughtUp && { timedOut: true }),
   };
+  out.relay = { startsPerSecond };
 }

@@ -12,7 +12,7 @@
  */
 import 'reflect-metadata';
 import { acceptCeiling, acceptPglite, acceptPostgres } from './accept';
-import { getAt, setAt, type Engine, type PhaseContext, type Results } from './context';
+import { getAt, mergeInto, setAt, type Engine, type PhaseContext, type Results } from './context';
 import { measureTemporalCeiling } from './probe';
 import { measureRelay } from './relay';
 import { formatTable, machineInfo, writeReport } from './report';
@@ -66,7 +66,7 @@ function phasesFor(only: Set<string>): Phase[] {
         ...(firstAction ? ['firstAction'] : []),
       ],
       onEngine: true,
-      timeoutMs: 360_000,
+      timeoutMs: 420_000,
       run: (ctx) => measureRuns(ctx, { runs, firstAction }),
     },
     // Right after the runs, on a machine where nothing else runs any more.
@@ -132,38 +132,59 @@ function engineFor(kind: EngineKind): Engine {
   };
 }
 
-async function runPhase(phase: Phase, ctx: Omit<PhaseContext, 'scope' | 'signal'>, timeoutMs: number) {
+/** Runs one phase within its time limit and merges its figures into `target`; returns once it is cleaned up. */
+async function runPhase(phase: Phase, target: Results, engine: Engine, timeoutMs: number, report: Results) {
   const scope = (phaseScope = new Scope(log));
   const abort = new AbortController();
+  const out: Results = {};
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>(
     (resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)),
   );
-  const running = phase.run({ ...ctx, scope, signal: abort.signal });
+  const running = phase.run({ scope, signal: abort.signal, log, out, engine });
   running.catch(() => undefined); // after a timeout its rejection (children killed under it) is expected
-  const mark = (value: object) => {
-    for (const output of phase.outputs)
-      if (getAt(ctx.out, output) === undefined) setAt(ctx.out, output, value);
+  const finish = (problem?: object) => {
+    mergeInto(target, structuredClone(out)); // a copy: what the phase writes after this is ignored
+    if (problem)
+      for (const output of phase.outputs)
+        if (getAt(target, output) === undefined) setAt(target, output, problem);
   };
   log(`${phase.name}: started (limit ${Math.round(timeoutMs / 1000)} s)`);
   try {
     if ((await Promise.race([running.then(() => 'done' as const), timedOut])) === 'timeout') {
       log(`${phase.name}: TIMED OUT after ${Math.round(timeoutMs / 1000)} s`);
-      mark({ timedOut: true });
+      finish({ timedOut: true });
     } else {
       log(`${phase.name}: done`);
+      finish();
     }
   } catch (err) {
     const message = (err as Error).message;
     log(`${phase.name}: FAILED: ${(err as Error).stack ?? message}`);
-    mark({ error: message.split('\n')[0] });
-    (ctx.report.errors ??= []).push({ phase: phase.name, error: message });
+    finish({ error: message.split('\n')[0] });
+    (report.errors ??= []).push({ phase: phase.name, error: message });
   } finally {
     clearTimeout(timer);
     abort.abort();
     await scope.close();
     phaseScope = undefined;
   }
+}
+
+/** Figures that combine two measurements. */
+function derive(report: Results): void {
+  for (const target of [report, report.cluster]) {
+    for (const [runs, probe] of [
+      [target?.runs?.oneStep, target?.probe?.oneActivity],
+      [target?.runs?.threeSteps, target?.probe?.threeActivities],
+    ]) {
+      if (!runs?.perSecond || !probe?.perSecond) continue;
+      runs.temporalCeilingPerSecond = probe.perSecond;
+      runs.ratio = Math.round((runs.perSecond / probe.perSecond) * 100) / 100;
+    }
+  }
+  const peaks = Object.values(report.rssMiB).filter((v): v is number => typeof v === 'number');
+  if (peaks.length) report.rssMiB.allInOne = Math.max(...peaks);
 }
 
 async function main() {
@@ -176,14 +197,15 @@ async function main() {
   log(`${phases.length} phases (${[...only].join(', ')}; engine ${kind}); budget ${BUDGET_MS / 60_000} min`);
   for (const phase of phases) {
     const left = startedAt + BUDGET_MS - Date.now();
-    const out = phase.onEngine && report.cluster ? report.cluster : report;
+    const target = phase.onEngine && report.cluster ? report.cluster : report;
     if (left < 15_000) {
-      for (const output of phase.outputs) setAt(out, output, { skipped: 'time budget used up' });
+      for (const output of phase.outputs) setAt(target, output, { skipped: 'time budget used up' });
       continue;
     }
-    await runPhase(phase, { log, out, report, engine }, Math.min(phase.timeoutMs, left));
+    await runPhase(phase, target, engine, Math.min(phase.timeoutMs, left), report);
   }
   await runScope.close();
+  derive(report);
   report.elapsedSeconds = Math.round((Date.now() - startedAt) / 1000);
   const file = writeReport(report);
   console.log(`\n${formatTable(report)}\n\nwritten to ${file}`);

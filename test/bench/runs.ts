@@ -7,11 +7,11 @@
  * reached the sink.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { recordPeakRss } from './accept';
 import type { PhaseContext } from './context';
 import { createOrderFlow, startHookflow, uniqueTaskQueue } from './hookflow';
 import { runLoad } from './loadgen';
 import { createBenchDatabase } from './postgres';
+import { peakRssMiB } from './processes';
 import { seedOrder } from './seed-order';
 import { Sink } from './sink';
 import { latencySummary, perSecond } from './stats';
@@ -19,7 +19,7 @@ import { latencySummary, perSecond } from './stats';
 const BURST = 500;
 const IN_FLIGHT = 50;
 const WARMUP_RUNS = 10;
-const COMPLETION_TIMEOUT_MS = 150_000;
+const COMPLETION_TIMEOUT_MS = 120_000;
 const FIRST_ACTION = { ratePerSecond: 10, durationS: 30, graceMs: 30_000 };
 
 type Parts = { runs: boolean; firstAction: boolean };
@@ -32,18 +32,25 @@ export async function measureRuns(ctx: PhaseContext, parts: Parts): Promise<void
     createOrderFlow(app.apiUrl, { name, sinkUrl: sink.url, stepPaths, ingressUrl: app.ingressUrl });
   const oneStep = await flow('runs: 1 step', ['/one/s1']);
   const threeSteps = await flow('runs: 3 steps', ['/three/s1', '/three/s2', '/three/s3']);
-  out.runs.setup = app.setup;
+  out.runs = { setup: app.setup };
 
   // Warm-up (not measured): the first runs pay for worker start-up, JIT and caches.
-  await burst(ctx, sink, oneStep, '/one/s1/', 'warm1', WARMUP_RUNS);
-  await burst(ctx, sink, threeSteps, '/three/s3/', 'warm3', WARMUP_RUNS);
+  ctx.log(`warm-up: ${JSON.stringify(await burst(ctx, sink, oneStep, '/one/s1/', 'warm1', WARMUP_RUNS))}`);
+  ctx.log(
+    `warm-up: ${JSON.stringify(await burst(ctx, sink, threeSteps, '/three/s3/', 'warm3', WARMUP_RUNS))}`,
+  );
 
   if (parts.runs) {
     out.runs.oneStep = await burst(ctx, sink, oneStep, '/one/s1/', 'run1', BURST);
+    ctx.log(`runs, 1 step: ${JSON.stringify(out.runs.oneStep)}`);
     out.runs.threeSteps = await burst(ctx, sink, threeSteps, '/three/s3/', 'run3', BURST);
+    ctx.log(`runs, 3 steps: ${JSON.stringify(out.runs.threeSteps)}`);
   }
-  if (parts.firstAction) out.firstAction = await firstAction(ctx, sink, oneStep, '/one/s1/');
-  if (app.allInOnePid !== undefined) recordPeakRss(ctx.report, 'runs', app.allInOnePid);
+  if (parts.firstAction) {
+    out.firstAction = await firstAction(ctx, sink, oneStep, '/one/s1/');
+    ctx.log(`first action: ${JSON.stringify(out.firstAction)}`);
+  }
+  if (app.allInOnePid !== undefined) out.rssMiB = { runs: peakRssMiB(app.allInOnePid) };
 }
 
 type Topology = { apiUrl: string; ingressUrl: string; allInOnePid?: number; setup: string[] };
@@ -107,6 +114,7 @@ async function burst(
     count: completions.length,
     sent: count,
     non2xx: sent.non2xx,
+    ...(sent.non2xx > 0 && { statuses: sent.statuses, transportErrors: sent.errors }),
     acceptedInMs: sent.durationMs,
     ...(!complete && { timedOut: true }),
   };

@@ -414,7 +414,7 @@ module.exports = definePlugin({ name: 'http', displayName: 'Fake', description: 
         .fetchHistory();
       const scheduled = (history.events ?? [])
         .map((e) => e.activityTaskScheduledEventAttributes)
-        .filter((a) => a?.activityType?.name === 'runStep')
+        .filter((a) => a?.activityType?.name === 'executeStep')
         .map((a) => a!.taskQueue?.name);
       expect(scheduled).toEqual([queue]);
     } finally {

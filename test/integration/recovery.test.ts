@@ -1,6 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import { TemporalDevServer, freePort } from '../../src/temporal/dev-server';
 import {
   CREATE_FLOW,
@@ -8,10 +7,10 @@ import {
   eventually,
   gqlOk,
   startTestApp,
-  temporalAddress,
   type TestApp,
 } from '../helpers/hookflow';
 import { createTestDatabase, query } from '../helpers/postgres';
+import { processEnv, startHookflowProcess } from '../helpers/processes';
 import { startTargetServer } from '../helpers/target-server';
 
 const ORDER = { order_id: 'R-1', customer_email: 'r@example.com', total: 1, items: [] };
@@ -126,41 +125,15 @@ describe('the Hookflow process killed with SIGKILL right after a 202', () => {
   });
 
   async function startProcess(env: Record<string, string>): Promise<ChildProcess> {
-    const proc = spawn(process.execPath, [path.resolve(__dirname, '../../dist/src/main.js')], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const { proc } = await startHookflowProcess(env);
     children.push(proc);
-    let output = '';
-    proc.stdout!.on('data', (d) => (output += d));
-    proc.stderr!.on('data', (d) => (output += d));
-    await eventually(
-      async () => {
-        if (proc.exitCode !== null) throw new Error(`exited with ${proc.exitCode}: ${output}`);
-        const r = await fetch(`http://127.0.0.1:${env.PORT}/readyz`).catch(() => undefined);
-        return r?.status === 200 ? true : undefined;
-      },
-      60_000,
-      'the process to be ready',
-    );
     return proc;
   }
 
   it('completes the run exactly once after a restart', async () => {
     const target = await startTargetServer();
-    const port = String(await freePort());
-    const adminKey = `hf_test_${randomBytes(16).toString('hex')}`;
-    const env = {
-      PORT: port,
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
-      DATABASE_URL: db.url,
-      TEMPORAL_ADDRESS: temporalAddress(),
-      TEMPORAL_TASK_QUEUE: `test-${randomBytes(4).toString('hex')}`,
-      HOOKFLOW_SECRET_KEY: randomBytes(32).toString('base64'),
-      HOOKFLOW_ADMIN_KEY: adminKey,
-      HOOKFLOW_EGRESS_ALLOW: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-    };
+    const env = await processEnv(db.url);
+    const adminKey = env.HOOKFLOW_ADMIN_KEY;
     const api = { config: { publicUrl: env.PUBLIC_URL } } as any;
     try {
       child = await startProcess(env);

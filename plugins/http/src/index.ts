@@ -73,6 +73,14 @@ export const requestInput = z.object({
     .boolean()
     .default(true)
     .describe('Fail the step on a 4xx/5xx answer; when false every status is returned as the output'),
+  idempotencyHeader: z
+    .string()
+    .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be an HTTP header name')
+    .nullable()
+    .default('Idempotency-Key')
+    .describe(
+      'Header that carries the step’s idempotency key, the same on every retry, so the receiver can drop a repeated call; null sends none',
+    ),
   maxResponseBytes: z
     .number()
     .int()
@@ -156,6 +164,9 @@ export async function sendRequest(
     throw new PermanentError(`invalid request headers: ${(err as Error).message}`);
   }
   if (!headers.has('user-agent')) headers.set('user-agent', USER_AGENT);
+  if (input.idempotencyHeader && !headers.has(input.idempotencyHeader)) {
+    headers.set(input.idempotencyHeader, ctx.idempotencyKey);
+  }
   const body = encodeBody(input.method, input.body, headers);
 
   const timeout = AbortSignal.timeout(input.timeoutMs);
