@@ -35,6 +35,21 @@ export const BUILTIN_PLUGINS = [
 /** How long a stopping process lets requests in flight finish before it closes their connections. */
 const DRAIN_TIMEOUT_MS = 3_000;
 
+/**
+ * Connection timeouts. Node's defaults let a client that stops sending hold a socket for 5 minutes; webhook
+ * bodies also have their own, shorter limit (BODY_TIMEOUT_MS in ingress/read-body.ts, answered 408 and recorded).
+ */
+const HTTP_TIMEOUTS = {
+  /** The request line and headers must arrive within 10 s of the connection (or of the request's first byte); Node answers 408 and closes. */
+  headersTimeout: 10_000,
+  /** The whole request, body included, on every route (GraphQL too); Node answers 408 and closes. */
+  requestTimeout: 30_000,
+  /** Idle keep-alive connections close after 65 s: later than the 60 s idle timeout of common proxies and load balancers, so they close first and never send a request on a socket being closed here (a 502). */
+  keepAliveTimeout: 65_000,
+  /** How often Node looks for connections past the two limits above (its default, 30 s, would let them overrun by that much). */
+  connectionsCheckingInterval: 1_000,
+} satisfies http.ServerOptions;
+
 /** Counts the requests being handled, so that stopping can wait for them. */
 function countRequests(app: express.Express) {
   let active = 0;
@@ -94,7 +109,10 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     const secretKey = config.secretKey ?? loadOrCreateSecretKey(config.dataDir, (m) => log.warn(m));
     const registry = await PluginRegistry.load({ packages: BUILTIN_PLUGINS.map((name) => ({ name })) });
     const box = new SecretBox(secretKey);
-    const events = await PostgresEventBus.start(db, config.databaseUrl, { warn: (m) => log.warn(m) });
+    const events = await PostgresEventBus.start(db, config.databaseUrl, {
+      info: (m) => log.info(m),
+      warn: (m) => log.warn(m),
+    });
     cleanups.push(() => events.close());
     const credentials = new CredentialService({ box, registry });
     const workerQueues = config.temporal.workerQueues ?? [config.temporal.taskQueue];
@@ -123,7 +141,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       await plugins.start();
       cleanups.push(() => plugins.stop());
     }
-    const boot = await bootstrap(db.em(), config.adminKey);
+    const boot = await db.withStartupLock(() => bootstrap(db.em(), config.adminKey));
 
     const needsTemporal = config.roles.includes('ingress') || config.roles.includes('worker');
     let temporalAddress = config.temporal.address;
@@ -155,7 +173,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
 
     const app = express();
     app.disable('x-powered-by');
-    const server = http.createServer(app);
+    const server = http.createServer(HTTP_TIMEOUTS, app);
     // Registered before the roles, so it runs after them: WebSocket clients are closed by the API first.
     cleanups.push(
       () =>
@@ -177,8 +195,9 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
           .then(() => true)
           .catch(() => false),
         temporal: starter ? await starter.healthy() : true,
+        events: events.listening(),
       };
-      const ready = checks.database && checks.temporal;
+      const ready = checks.database && checks.temporal && checks.events;
       res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks });
     });
 
@@ -219,7 +238,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
 
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(config.port, () => resolve());
+      server.listen(config.port, config.host, () => resolve());
     });
     // Runs first on stop: no new connections, and the requests in flight (webhooks being stored) may finish.
     cleanups.push(async () => {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const roles = ['api', 'ingress', 'worker'] as const;
@@ -21,9 +22,18 @@ const csv = optionalString.transform((v) =>
         .filter(Boolean),
 );
 
+const HOST_NAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
 export const configSchema = z
   .object({
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    HOST: optionalString
+      .transform((v) => v ?? '0.0.0.0')
+      .refine((v) => isIP(v) !== 0 || HOST_NAME.test(v), {
+        message:
+          'must be an IP address to listen on (0.0.0.0 for every IPv4 interface, :: for every interface) or a host name',
+      }),
     PUBLIC_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
     DATA_DIR: z.string().min(1).default('./data'),
     DATABASE_URL: optionalString.pipe(
@@ -75,6 +85,8 @@ export const configSchema = z
 
 export type Config = {
   port: number;
+  /** The address the HTTP server listens on. */
+  host: string;
   publicUrl: string;
   dataDir: string;
   databaseUrl?: string;
@@ -111,6 +123,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const c = parsed.data;
   return {
     port: c.PORT,
+    host: c.HOST,
     publicUrl: (c.PUBLIC_URL ?? `http://localhost:${c.PORT}`).replace(/\/+$/, ''),
     dataDir: c.DATA_DIR,
     databaseUrl: c.DATABASE_URL,

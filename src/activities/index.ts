@@ -18,6 +18,7 @@ import {
   type PinnedVersion,
   type RunRef,
 } from '../services/run-store';
+import { egressConnectOf } from '../plugins-host/egress';
 import { executeAction } from '../plugins-host/execute';
 import type { PluginRegistry } from '../plugins-host/registry';
 import { renderString, renderValue } from '../templates';
@@ -26,6 +27,7 @@ import type {
   FlowActivitiesV1,
   RetryPlan,
   RunStepResult,
+  StepFailureDetails,
   StepPlan,
 } from '../workflows/types';
 
@@ -89,57 +91,80 @@ export function createActivities(deps: ActivityDeps): FlowActivities & FlowActiv
     };
   };
 
+  /** Ends the run once; only the call that changed it publishes. */
+  const finish = async (run: RunRef, status: RunStatus.COMPLETED | RunStatus.FAILED, error?: string) => {
+    if (await endRun(db, run.runId, status, error)) {
+      await publish(run, { type: 'RUN_FINISHED', status, message: error });
+    }
+  };
+
   const activities: FlowActivities = {
-    async beginRun({ deliveryId, workflowId, flowVersion }) {
-      const begun = await beginRun(db, workflowId, deliveryId, flowVersion);
-      if (!begun) throw ApplicationFailure.nonRetryable(`delivery ${deliveryId} no longer exists`);
-      const { ref, status, created } = begun;
-      if (created) await publish(ref, { type: 'RUN_STARTED', status: RunStatus.RUNNING });
-      if (status !== RunStatus.RUNNING) {
-        return { run: ref, finished: status === RunStatus.FAILED ? 'FAILED' : 'COMPLETED', steps: [] };
+    async executeStep(input) {
+      let run = input.start ? undefined : input.run;
+      let plan: StepPlan[] | undefined;
+      if (input.start) {
+        const { deliveryId, workflowId, flowVersion } = input.start;
+        const begun = await beginRun(db, workflowId, deliveryId, flowVersion);
+        if (!begun) throw ApplicationFailure.nonRetryable(`delivery ${deliveryId} no longer exists`);
+        run = begun.ref;
+        if (begun.created) await publish(run, { type: 'RUN_STARTED', status: RunStatus.RUNNING });
+        if (begun.status !== RunStatus.RUNNING) {
+          return {
+            run,
+            status: 'SUCCEEDED',
+            finished: begun.status === RunStatus.FAILED ? 'FAILED' : 'COMPLETED',
+          };
+        }
+        plan = (await pinned(run)).steps.map(planOf);
+        if (plan.length === 0) {
+          await finish(run, RunStatus.COMPLETED);
+          return { run, plan, status: 'SUCCEEDED', finished: 'COMPLETED' };
+        }
+        if (plan[0]!.taskQueue) return { run, plan, status: 'ROUTED' };
       }
-      return { run: ref, steps: (await pinned(ref)).steps.map(planOf) };
-    },
-
-    async executeStep({ run, stepKey, retry }) {
-      const version = await pinned(run);
-      const position = version.steps.findIndex((s) => s.key === stepKey);
-      const step = version.steps[position];
+      const version = await pinned(run!);
+      const step = version.steps[input.index];
       if (!step)
-        throw ApplicationFailure.nonRetryable(`step "${stepKey}" is not in flow version ${run.flowVersion}`);
-      return runOneStep(run, step, position, version.trigger.label, retry);
-    },
-
-    async endRun({ run, status, error }) {
-      const final = status === 'COMPLETED' ? RunStatus.COMPLETED : RunStatus.FAILED;
-      if (await endRun(db, run.runId, final, error)) {
-        await publish(run, { type: 'RUN_FINISHED', status: final, message: error });
-      }
+        throw ApplicationFailure.nonRetryable(`flow version ${run!.flowVersion} has no step ${input.index}`);
+      const last = input.index === version.steps.length - 1;
+      const { status } = await runOneStep(run!, step, input.index, version.trigger.label, planOf(step), last);
+      return {
+        run: run!,
+        ...(plan ? { plan } : {}),
+        status,
+        ...(last ? { finished: 'COMPLETED' as const } : {}),
+      };
     },
   };
 
   /**
    * One attempt of a step. Until the attempt is recorded (claimStep), a failure is the database's and is retried
-   * by the engine without counting; from then on it is the plugin's attempt, counted in step_run.attempts.
+   * by the engine without counting; from then on it is the plugin's attempt, counted in step_run.attempts. The
+   * run ends here too: after its last step, or when a step fails for good.
    */
   async function runOneStep(
     run: RunRef,
     step: StepDefinition,
     position: number,
     flowLabel: string,
-    retry: RetryPlan,
+    plan: StepPlan,
+    last: boolean,
   ): Promise<RunStepResult> {
     const scope = await loadStepScope(db, run, flowLabel);
     if (!scope) throw ApplicationFailure.nonRetryable(`delivery ${run.deliveryId} no longer exists`);
+    const ended = async (result: RunStepResult) => {
+      if (last) await finish(run, RunStatus.COMPLETED);
+      return result;
+    };
 
     if (step.when && !renderString(step.when, scope)) {
       const skipped = await claimStep(db, run.runId, step, position, {
         status: StepRunStatus.SKIPPED,
         warnings: [],
       });
-      if ('settled' in skipped) return settledResult(skipped.settled);
+      if ('settled' in skipped) return ended(await settledResult(run, step, skipped.settled));
       await publish(run, { type: 'STEP_SKIPPED', stepKey: step.key, status: StepRunStatus.SKIPPED });
-      return { status: 'SKIPPED' };
+      return ended({ status: 'SKIPPED' });
     }
 
     const rendered = renderValue(step.input, scope);
@@ -168,47 +193,48 @@ export function createActivities(deps: ActivityDeps): FlowActivities & FlowActiv
       input: redact.value(rendered.value),
       warnings: redact.value(warnings),
     });
-    if ('settled' in claim) return settledResult(claim.settled);
+    if ('settled' in claim) return ended(await settledResult(run, step, claim.settled));
     const { claimed } = claim;
-    if (claimed.attempts === 1)
+    if (claimed.attempts === 1) {
       await publish(run, { type: 'STEP_STARTED', stepKey: step.key, status: StepRunStatus.RUNNING });
+    }
 
     const activity = Context.current();
     const beat = setInterval(() => activity.heartbeat(), HEARTBEAT_EVERY_MS);
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(new StepTimeout(plan.timeoutMs)), plan.timeoutMs);
     try {
       if (failure) throw failure;
       if (step.strictReferences && rendered.missing.length) {
         const refs = rendered.missing.map((ref) => `{{${ref}}}`).join(', ');
         throw new PermanentError(`strict references: ${refs} had no value`);
       }
-      const output = await executeAction({
-        registry,
-        plugin: step.plugin,
-        version: step.pluginVersion,
-        action: step.action,
-        input: rendered.value,
-        credential,
-        context: actionContext(
-          deps,
-          run,
-          step.key,
-          claimed.attempts,
-          redact,
-          idempotencyKeyOf(run, step.key),
-        ),
-      });
+      const signal = AbortSignal.any([activity.cancellationSignal, timeout.signal]);
+      const output = await untilAborted(
+        signal,
+        executeAction({
+          registry,
+          plugin: step.plugin,
+          version: step.pluginVersion,
+          action: step.action,
+          input: rendered.value,
+          credential,
+          context: actionContext(deps, run, step.key, claimed.attempts, redact, signal),
+        }),
+      );
       await storeOutput(claimed, redact.value(output));
       await publish(run, { type: 'STEP_SUCCEEDED', stepKey: step.key, status: StepRunStatus.SUCCEEDED });
-      return { status: 'SUCCEEDED' };
+      return ended({ status: 'SUCCEEDED' });
     } catch (err) {
       if (err instanceof StoreFailure) throw err.cause;
-      throw await failedAttempt(run, step, claimed, retry, redact, err);
+      throw await failedAttempt(run, step, claimed, plan.retry, redact, err);
     } finally {
+      clearTimeout(timer);
       clearInterval(beat);
     }
   }
 
-  /** Records a failed attempt and turns it into the failure the engine acts on. */
+  /** Records a failed attempt and turns it into the failure the engine acts on; the last one fails the run. */
   async function failedAttempt(
     run: RunRef,
     step: StepDefinition,
@@ -227,7 +253,7 @@ export function createActivities(deps: ActivityDeps): FlowActivities & FlowActiv
     });
     if (last) {
       await publish(run, { type: 'STEP_FAILED', stepKey: step.key, status: StepRunStatus.FAILED, message });
-      return ApplicationFailure.nonRetryable(message, permanent ? 'PermanentError' : 'RetriesExhausted');
+      return failRun(run, step, message, permanent ? 'PermanentError' : 'RetriesExhausted');
     }
     const backoff = Math.min(
       retry.maximumIntervalMs,
@@ -235,6 +261,25 @@ export function createActivities(deps: ActivityDeps): FlowActivities & FlowActiv
     );
     const delay = isRateLimitedError(err) ? Math.max(1, err.retryAfterSeconds) * 1000 : backoff;
     return ApplicationFailure.create({ message, type: 'StepError', nextRetryDelay: delay });
+  }
+
+  /** Ends the run as FAILED; the failure carries the run id for the workflow's answer. */
+  async function failRun(run: RunRef, step: StepDefinition, message: string, type: string) {
+    await finish(run, RunStatus.FAILED, `step "${step.key}" failed: ${message}`);
+    const details: StepFailureDetails = { runId: run.runId };
+    return ApplicationFailure.create({ message, type, nonRetryable: true, details: [details] });
+  }
+
+  /** A step that had already ended (its workflow was started again): its outcome, without running it. */
+  async function settledResult(
+    run: RunRef,
+    step: StepDefinition,
+    settled: { status: StepRunStatus; error?: string },
+  ): Promise<RunStepResult> {
+    if (settled.status === StepRunStatus.SUCCEEDED || settled.status === StepRunStatus.SKIPPED) {
+      return { status: settled.status };
+    }
+    throw await failRun(run, step, settled.error ?? 'the step failed', 'RetriesExhausted');
   }
 
   /**
@@ -254,11 +299,12 @@ export function createActivities(deps: ActivityDeps): FlowActivities & FlowActiv
     }
   }
 
-  // The first version's activities, for workflows started before local bookkeeping.
+  // The first version's activities, for workflows started before bookkeeping moved into the steps.
   const v1: FlowActivitiesV1 = {
     async prepareRun(input) {
-      const begun = await activities.beginRun(input);
-      return { runId: begun.run.runId, finished: begun.finished !== undefined, steps: begun.steps };
+      const { run, plan = [], finished } = await activities.executeStep({ start: input, index: 0 });
+      // ROUTED is the only way the first call returns without running step 0 or finishing.
+      return { runId: run.runId, finished: finished !== undefined, steps: plan };
     },
     async runStep({ runId, stepKey, maximumAttempts }) {
       const run = await findRunRef(db, runId);
@@ -266,14 +312,22 @@ export function createActivities(deps: ActivityDeps): FlowActivities & FlowActiv
       const version = await pinned(run);
       const position = version.steps.findIndex((s) => s.key === stepKey);
       const step = version.steps[position];
-      if (!step)
+      if (!step) {
         throw ApplicationFailure.nonRetryable(`step "${stepKey}" is not in flow version ${run.flowVersion}`);
-      const retry = { ...planOf(step).retry, maximumAttempts };
-      return runOneStep(run, step, position, version.trigger.label, retry);
+      }
+      const plan = planOf(step);
+      return runOneStep(
+        run,
+        step,
+        position,
+        version.trigger.label,
+        { ...plan, retry: { ...plan.retry, maximumAttempts } },
+        false,
+      );
     },
     async finishRun({ runId, status, error }) {
       const run = await findRunRef(db, runId);
-      if (run) await activities.endRun({ run, status, error });
+      if (run) await finish(run, status === 'COMPLETED' ? RunStatus.COMPLETED : RunStatus.FAILED, error);
     },
   };
 
@@ -287,11 +341,21 @@ class StoreFailure extends Error {
   }
 }
 
-function settledResult(settled: { status: StepRunStatus; error?: string }): RunStepResult {
-  if (settled.status === StepRunStatus.SUCCEEDED || settled.status === StepRunStatus.SKIPPED) {
-    return { status: settled.status };
+class StepTimeout extends Error {
+  constructor(ms: number) {
+    super(`the step did not finish within its ${ms} ms time limit`);
   }
-  throw ApplicationFailure.nonRetryable(settled.error ?? 'the step failed', 'RetriesExhausted');
+}
+
+/** The action's result, or the abort reason as soon as the signal fires (a plugin may ignore its signal). */
+function untilAborted<T>(signal: AbortSignal, work: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () =>
+      reject(signal.reason instanceof Error ? signal.reason : new Error('the step was cancelled'));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** Stable across attempts and workers, so a receiver can drop a repeated call. */
@@ -305,7 +369,7 @@ function actionContext(
   stepKey: string,
   attempt: number,
   redact: Redactor,
-  idempotencyKey: string,
+  signal: AbortSignal,
 ) {
   const activity = Context.current();
   const base = { runId: run.runId, stepKey };
@@ -315,9 +379,10 @@ function actionContext(
       deps.log[level](redact.value({ ...base, ...data }), redact.text(msg));
   return {
     fetch: deps.fetch,
-    signal: activity.cancellationSignal,
+    connect: egressConnectOf(deps.fetch),
+    signal,
     heartbeat: (details?: unknown) => activity.heartbeat(redact.value(details)),
-    idempotencyKey,
+    idempotencyKey: idempotencyKeyOf(run, stepKey),
     logger: { debug: log('info'), info: log('info'), warn: log('warn'), error: log('warn') },
     run: {
       workspaceId: run.workspaceId,

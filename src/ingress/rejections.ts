@@ -11,6 +11,8 @@ export type RejectReason =
   | 'PAYLOAD_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'MALFORMED_BODY'
+  | 'UNSUPPORTED_TEXT'
+  | 'REQUEST_TIMEOUT'
   | 'METHOD_NOT_ALLOWED'
   | 'RATE_LIMITED';
 
@@ -44,6 +46,16 @@ const ANSWERS: Record<RejectReason, Answer> = {
       'send JSON, application/x-www-form-urlencoded, multipart/form-data, text/* or application/octet-stream',
   },
   MALFORMED_BODY: { status: 400, error: 'bad_request', message: 'the body could not be parsed' },
+  UNSUPPORTED_TEXT: {
+    status: 422,
+    error: 'unsupported_text',
+    message: 'the payload contains U+0000 (NUL) or an unpaired UTF-16 surrogate, which cannot be stored',
+  },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    error: 'request_timeout',
+    message: 'the body did not arrive in time',
+  },
   METHOD_NOT_ALLOWED: {
     status: 405,
     error: 'method_not_allowed',
@@ -66,6 +78,8 @@ export class WebhookRejection extends AppError {
       headers?: Record<string, string>;
       /** Recorded with the rejection for the flow's owner (never sent). */
       detail?: string;
+      /** Bytes received before the refusal, recorded instead of the announced Content-Length. */
+      sizeBytes?: number;
     } = {},
   ) {
     const answer = ANSWERS[reason];

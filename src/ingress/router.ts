@@ -5,14 +5,17 @@ import { DeliveryStatus, ResponseMode, ValidationMode, WebhookAuthType } from '.
 import type { Services } from '../services';
 import type { FlowEvent } from '../services/events';
 import { ActiveTriggers, type ActiveTrigger } from '../services/active-triggers';
+import { isDatabaseUnavailable } from '../services/database';
 import { recordDelivery, type IncomingDelivery } from '../services/deliveries';
 import type { Dispatcher } from '../services/dispatcher';
+import { findUnstorableText } from '../services/unstorable-text';
 import { credentialHeaders, unsealAuth, verifyAuth } from './auth';
 import { parseBody, type ParsedBody } from './body';
 import { allowlistFor, clientAddress } from './ip-allowlist';
 import { TriggerRateLimits } from './rate-limit';
+import { BODY_TIMEOUT_MS, readBody } from './read-body';
 import { WebhookRejection } from './rejections';
-import { idempotencyKeyOf, queryOf, redactHeaders } from './request';
+import { idempotencyKeyOf, queryOf, redactHeaders, redactQuery } from './request';
 import { accepted, syncAnswer, type Answer, type RunWaiter } from './sync';
 import { validatorFor } from './validator';
 
@@ -34,6 +37,12 @@ const UNAVAILABLE: Answer = {
   headers: { 'Retry-After': '5' },
   body: { error: 'unavailable', message: 'the delivery could not be stored; retry later' },
 };
+/** Anything else that fails is a bug: logged, and not presented as "retry later". */
+const INTERNAL_ERROR: Answer = {
+  status: 500,
+  headers: {},
+  body: { error: 'internal_error', message: 'the delivery could not be processed' },
+};
 
 function send(res: Response, answer: Answer): void {
   for (const [name, value] of Object.entries(answer.headers)) {
@@ -43,6 +52,8 @@ function send(res: Response, answer: Answer): void {
       // A rendered header value with characters HTTP forbids is left out rather than failing the answer.
     }
   }
+  // A body left unread (refused early, cut off, timed out) would have to be read to the end to reuse the connection.
+  if (!res.req.complete) res.setHeader('Connection', 'close');
   res.status(answer.status);
   if (typeof answer.body === 'string') {
     if (!res.getHeader('content-type')) res.type('text/plain');
@@ -58,23 +69,10 @@ const rejectionAnswer = (r: WebhookRejection): Answer => ({
   body: r.body,
 });
 
-/** Reads the raw body (inflating gzip/deflate/br) up to the trigger's limit. */
-function readRaw(req: Request, res: Response, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    express.raw({ type: () => true, limit })(req, res, (err?: unknown) => {
-      if (!err) return resolve(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
-      const type = (err as { type?: string }).type;
-      if (type === 'entity.too.large') return reject(new WebhookRejection('PAYLOAD_TOO_LARGE'));
-      if (type === 'encoding.unsupported') {
-        return reject(
-          new WebhookRejection('UNSUPPORTED_MEDIA_TYPE', {
-            message: 'the content encoding is not supported',
-          }),
-        );
-      }
-      reject(new WebhookRejection('MALFORMED_BODY', { message: 'the body could not be read', detail: type }));
-    });
-  });
+/** Text PostgreSQL cannot store is refused before the insert, so that it never becomes a storage failure. */
+function refuseUnstorableText(value: unknown, root: string[] = []): void {
+  const found = findUnstorableText(value, root);
+  if (found) throw new WebhookRejection('UNSUPPORTED_TEXT', { issues: [found] });
 }
 
 /**
@@ -106,8 +104,7 @@ export function webhookRouter(
     try {
       active = await triggers.find(String(req.params.token), receivedAt);
     } catch (err) {
-      log.error({ err: (err as Error).message }, 'trigger lookup failed');
-      return send(res, UNAVAILABLE);
+      return failed(res, err, 'the trigger lookup failed');
     }
     if (!active) return send(res, NOT_FOUND);
 
@@ -115,7 +112,10 @@ export function webhookRouter(
     const incoming: IncomingDelivery = {
       status: DeliveryStatus.ACCEPTED,
       method: req.method,
-      headers: redactHeaders(req.headers, credentialHeaders(trigger.auth)),
+      headers: redactHeaders(req.headers, [
+        ...credentialHeaders(trigger.auth),
+        ...(trigger.redact?.headers ?? []),
+      ]),
       query: {},
       body: null,
       contentType: req.headers['content-type'],
@@ -132,10 +132,20 @@ export function webhookRouter(
         await recordRejection(active, incoming, err);
         return send(res, rejectionAnswer(err));
       }
-      log.error({ err: (err as Error).message }, 'storing the delivery failed');
-      if (!res.headersSent) send(res, UNAVAILABLE);
+      failed(res, err, 'accepting the delivery failed');
     }
   });
+
+  /** 503 with Retry-After only when the database is unavailable; any other failure is a bug (500). */
+  function failed(res: Response, err: unknown, what: string) {
+    if (isDatabaseUnavailable(err)) {
+      log.error({ err: (err as Error).message }, `${what}: the database is unavailable`);
+      if (!res.headersSent) send(res, UNAVAILABLE);
+    } else {
+      log.error({ err }, what);
+      if (!res.headersSent) send(res, INTERNAL_ERROR);
+    }
+  }
 
   async function accept(req: Request, res: Response, active: ActiveTrigger, incoming: IncomingDelivery) {
     const { trigger } = active;
@@ -152,7 +162,7 @@ export function webhookRouter(
 
     // What the sender announced, so a refused oversized body still shows its size; then what was read.
     incoming.sizeBytes = Math.min(Number(req.headers['content-length']) || 0, 2 ** 31 - 1);
-    const raw = await readRaw(req, res, trigger.maxBodyBytes);
+    const raw = await readBody(req, { maxBytes: trigger.maxBodyBytes, timeoutMs: BODY_TIMEOUT_MS });
     incoming.sizeBytes = raw.length;
 
     if (trigger.auth.type !== WebhookAuthType.NONE) {
@@ -179,16 +189,26 @@ export function webhookRouter(
       }
     }
 
-    incoming.query = queryOf(req.originalUrl);
     // A GET has no body: its query parameters are the payload the variables describe.
-    const parsed: ParsedBody =
-      req.method === 'GET'
-        ? { value: incoming.query, stringsOnly: true }
-        : await parseBody(raw, req.headers['content-type']);
+    const isGet = req.method === 'GET';
+    const query = queryOf(req.originalUrl);
+    refuseUnstorableText(query, isGet ? [] : ['query']);
+    incoming.query = redactQuery(query, trigger.redact?.query);
+    const parsed: ParsedBody = isGet
+      ? { value: query, stringsOnly: true }
+      : await parseBody(raw, req.headers['content-type']);
+    if (!isGet) refuseUnstorableText(parsed.value);
     const { value, issues } = validatorFor(active.versionId, trigger.variables).validate(parsed.value, {
       stringsOnly: parsed.stringsOnly,
     });
-    incoming.body = value ?? null;
+    // On a GET the payload is the query string: redacted like it, except the variables the trigger declares.
+    incoming.body = isGet
+      ? redactQuery(
+          value ?? null,
+          trigger.redact?.query,
+          trigger.variables.map((v) => v.name),
+        )
+      : (value ?? null);
     incoming.validationErrors = issues;
     if (issues.length && trigger.validation !== ValidationMode.LENIENT) {
       throw new WebhookRejection('VALIDATION', { issues });
@@ -249,7 +269,7 @@ export function webhookRouter(
     incoming: IncomingDelivery,
     rejection: WebhookRejection,
   ) {
-    // Only a payload that passed auth and parsing is kept; for other reasons one entry explains the refusal.
+    // Only a payload that passed auth and parsing is kept; without issues one entry explains the refusal.
     const validation = rejection.code === 'VALIDATION';
     const explanation: ValidationIssue[] = [
       { path: '', message: rejection.opts.detail ?? rejection.message },
@@ -259,7 +279,8 @@ export function webhookRouter(
       status: DeliveryStatus.REJECTED,
       rejectReason: rejection.code,
       body: validation ? incoming.body : null,
-      validationErrors: validation ? (rejection.opts.issues ?? []) : explanation,
+      sizeBytes: rejection.opts.sizeBytes ?? incoming.sizeBytes,
+      validationErrors: rejection.opts.issues ?? explanation,
       idempotencyKey: undefined,
     };
     try {

@@ -11,13 +11,15 @@
  *   hands only the permitted ones to the socket, so it connects to an address that was checked
  *   (no DNS-rebinding window);
  * - redirects are followed here (max 5 by default), each hop checked again;
- * - hosts and CIDRs in `allow` are permitted even when private (HOOKFLOW_EGRESS_ALLOW).
+ * - hosts and CIDRs in `allow` are permitted even when private (HOOKFLOW_EGRESS_ALLOW);
+ * - raw TCP connections (`createEgressConnect`, the plugins' `ctx.connect`) get the same host
+ *   check and the same checked lookup.
  */
 import dns from 'node:dns';
 import net from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { PermanentError } from '@hookflow/sdk';
+import { PermanentError, type ConnectFunction, type ConnectOptions } from '@hookflow/sdk';
 
 type IP = ipaddr.IPv4 | ipaddr.IPv6;
 
@@ -42,7 +44,11 @@ export type EgressOptions = {
   resolve?: Resolver;
 };
 
-export type EgressFetch = typeof fetch & { close(): Promise<void> };
+export type EgressFetch = typeof fetch & {
+  /** A TCP connect under the same policy: what plugins get as `ctx.connect`. */
+  connect: ConnectFunction;
+  close(): Promise<void>;
+};
 
 /** A destination refused by the egress policy. Permanent: retrying cannot succeed. */
 export class EgressBlockedError extends PermanentError {
@@ -219,9 +225,48 @@ export function checkAddress(address: string, allow: readonly string[] | AllowLi
 }
 
 /**
- * Checks a URL before any connection: the scheme, IP-literal hosts and host names that are
- * local by definition. Returns whether the host is trusted by name (resolved addresses are
- * then not checked). Throws EgressBlockedError.
+ * Checks a host (name or IP address) before any connection: IP literals, and names that are local
+ * or metadata by definition. Returns the normalised host and whether it is trusted as it stands
+ * (an IP that passed, or a name on the allow list): resolved addresses of other names are checked
+ * by `checkedLookup`. Throws EgressBlockedError.
+ */
+export function checkHost(
+  hostname: string,
+  allow: readonly string[] | AllowList = [],
+): { host: string; trustedHost: boolean } {
+  const list = toAllowList(allow);
+  const host = normaliseHost(hostname);
+  if (host === '') throw new EgressBlockedError('egress blocked: no host', { host, reason: 'no host' });
+  if (parseIp(host)) {
+    const decision = checkAddress(host, list);
+    if (!decision.allowed) {
+      throw new EgressBlockedError(`egress blocked: ${hostname} — ${decision.reason}`, {
+        host: hostname,
+        address: host,
+        reason: decision.reason,
+      });
+    }
+    return { host, trustedHost: true };
+  }
+  if (isHostAllowListed(host, list)) return { host, trustedHost: true };
+  if (METADATA_HOSTNAMES.has(host)) {
+    const reason = 'cloud metadata host name';
+    throw new EgressBlockedError(`egress blocked: ${host} — ${reason}`, { host, reason });
+  }
+  if (
+    isLocalhostName(host) &&
+    !checkAddress('127.0.0.1', list).allowed &&
+    !checkAddress('::1', list).allowed
+  ) {
+    const reason = 'loopback host name';
+    throw new EgressBlockedError(`egress blocked: ${host} — ${reason}`, { host, reason });
+  }
+  return { host, trustedHost: false };
+}
+
+/**
+ * Checks a URL before any connection: the scheme, then the host (`checkHost`). Returns whether
+ * the host is trusted by name (resolved addresses are then not checked). Throws EgressBlockedError.
  */
 export function checkUrl(
   input: string | URL,
@@ -245,36 +290,13 @@ export function checkUrl(
       },
     );
   }
-  const list = toAllowList(allow);
-  const host = normaliseHost(url.hostname);
-  if (host === '') {
-    throw new EgressBlockedError(`egress blocked: "${url.href}" has no host`, { host, reason: 'no host' });
+  if (normaliseHost(url.hostname) === '') {
+    throw new EgressBlockedError(`egress blocked: "${url.href}" has no host`, {
+      host: '',
+      reason: 'no host',
+    });
   }
-  if (parseIp(host)) {
-    const decision = checkAddress(host, list);
-    if (!decision.allowed) {
-      throw new EgressBlockedError(`egress blocked: ${url.hostname} — ${decision.reason}`, {
-        host: url.hostname,
-        address: host,
-        reason: decision.reason,
-      });
-    }
-    return { url, trustedHost: true };
-  }
-  if (isHostAllowListed(host, list)) return { url, trustedHost: true };
-  if (METADATA_HOSTNAMES.has(host)) {
-    const reason = 'cloud metadata host name';
-    throw new EgressBlockedError(`egress blocked: ${host} — ${reason}`, { host, reason });
-  }
-  if (
-    isLocalhostName(host) &&
-    !checkAddress('127.0.0.1', list).allowed &&
-    !checkAddress('::1', list).allowed
-  ) {
-    const reason = 'loopback host name';
-    throw new EgressBlockedError(`egress blocked: ${host} — ${reason}`, { host, reason });
-  }
-  return { url, trustedHost: false };
+  return { url, trustedHost: checkHost(url.hostname, allow).trustedHost };
 }
 
 const defaultResolver: Resolver = async (hostname, family) => {
@@ -490,5 +512,63 @@ export function createEgressFetch(options: EgressOptions = {}): EgressFetch {
     }
   };
 
-  return Object.assign(egressFetch as typeof fetch, { close: () => agent.close() });
+  return Object.assign(egressFetch as typeof fetch, {
+    connect: connectUnder(allow, options.resolve),
+    close: () => agent.close(),
+  });
+}
+
+const CONNECT_TIMEOUT_MS = 15_000;
+
+/** Opens a socket and resolves once it is connected; the timeout covers the lookup and the TCP handshake. */
+function openSocket(
+  options: net.TcpNetConnectOpts,
+  { signal, timeoutMs = CONNECT_TIMEOUT_MS }: ConnectOptions,
+): Promise<net.Socket> {
+  // net.connect would start connecting before it noticed the signal.
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ ...options, signal });
+    const timedOut = () => {
+      const message = `connecting to ${options.host}:${options.port} timed out after ${timeoutMs} ms`;
+      socket.destroy(Object.assign(new Error(message), { code: 'ETIMEDOUT' }));
+    };
+    const failed = (err: Error) => reject(findEgressError(err) ?? err);
+    socket.setTimeout(timeoutMs, timedOut);
+    socket.once('error', failed);
+    socket.once('connect', () => {
+      socket.setTimeout(0);
+      socket.off('timeout', timedOut);
+      socket.off('error', failed);
+      resolve(socket);
+    });
+  });
+}
+
+function connectUnder(allow: AllowList, resolve?: Resolver): ConnectFunction {
+  const lookup = checkedLookup(allow, resolve);
+  return async (hostname, port, options = {}) => {
+    // An IP literal never reaches the lookup, so checkHost is what checks it.
+    const { host } = checkHost(hostname, allow);
+    return openSocket({ host, port, lookup }, options);
+  };
+}
+
+/**
+ * A TCP connect under the egress policy, for protocols other than HTTP: the host is checked before
+ * anything is sent, and a name is resolved by the checked lookup, so the socket can only connect to
+ * an address that passed. Nothing is read from the peer before it resolves.
+ */
+export function createEgressConnect(options: EgressOptions = {}): ConnectFunction {
+  return connectUnder(parseAllowList(options.allow ?? []), options.resolve);
+}
+
+const refuseConnections: ConnectFunction = async (host) => {
+  const reason = 'no egress policy for sockets';
+  throw new EgressBlockedError(`egress blocked: ${host} — ${reason}`, { host, reason });
+};
+
+/** The connect that belongs to an egress fetch (same policy); for any other fetch, one that refuses every connection. */
+export function egressConnectOf(fetch: typeof globalThis.fetch): ConnectFunction {
+  return (fetch as Partial<EgressFetch>).connect ?? refuseConnections;
 }

@@ -1,6 +1,7 @@
 import { Arg, Field, ID, ObjectType, registerEnumType, Resolver, Root, Subscription } from 'type-graphql';
 import type { SubscribeResolverData } from 'type-graphql';
-import type { FlowEvent, FlowEventType as FlowEventTypeName } from '../services/events';
+import { BadInputError } from '../services/errors';
+import type { FlowEventType as FlowEventTypeName, SequencedEvent } from '../services/events';
 import type { GraphqlContext } from './context';
 
 export enum FlowEventType {
@@ -50,6 +51,11 @@ export class FlowEventView {
 
   @Field(() => Date)
   at!: Date;
+
+  @Field(() => String, {
+    description: 'Where this event is in the event log: pass it as `after` to resume after it',
+  })
+  cursor!: string;
 }
 
 /**
@@ -85,26 +91,39 @@ export function abortableStream<T>(
 async function subscribeFlowActivity({
   args,
   context,
-}: SubscribeResolverData<unknown, { flowId?: string | null }, GraphqlContext>) {
+}: SubscribeResolverData<unknown, { flowId?: string | null; after?: string | null }, GraphqlContext>) {
   const { scope, em, services } = context;
   const flowId = args.flowId ?? undefined;
+  const after = args.after ?? undefined;
+  if (after !== undefined && !CURSOR.test(after)) {
+    throw new BadInputError('invalid cursor', [
+      { path: 'after', message: 'must be a cursor of a FlowEvent' },
+    ]);
+  }
   // NOT_FOUND unless the flow belongs to the caller's workspace (same rule as every other read).
   if (flowId !== undefined) await services.flows.get(em, scope, flowId);
   return abortableStream((signal) =>
-    services.events.subscribe({ workspaceId: scope.workspaceId, flowId }, signal),
+    services.events.subscribe({ workspaceId: scope.workspaceId, flowId, after }, signal),
   );
 }
+
+/** A cursor is an event's sequence number (a bigint). */
+const CURSOR = /^\d{1,18}$/;
 
 @Resolver()
 export class ActivityResolver {
   @Subscription(() => FlowEventView, {
     subscribe: subscribeFlowActivity,
-    description: 'Live events of one flow, or of every flow in the workspace when flowId is omitted',
+    description:
+      'Live events of one flow, or of every flow in the workspace when flowId is omitted. With `after` (the cursor ' +
+      'of the last event received), first the stored events since then, oldest first (at most 1000, the newest; ' +
+      'kept 7 days), then live ones, without a gap or a repeat.',
   })
   flowActivity(
-    @Root() event: FlowEvent,
+    @Root() event: SequencedEvent,
     @Arg('flowId', () => ID, { nullable: true }) _flowId?: string,
+    @Arg('after', () => String, { nullable: true }) _after?: string,
   ): FlowEventView {
-    return { ...event, type: event.type as FlowEventType, at: new Date(event.at) };
+    return { ...event, type: event.type as FlowEventType, at: new Date(event.at), cursor: event.seq };
   }
 }

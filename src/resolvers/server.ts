@@ -51,6 +51,8 @@ export async function mountGraphql(args: MountGraphqlArgs): Promise<MountedGraph
   // --- HTTP (Apollo) -------------------------------------------------------------------------------------
   const apollo = new ApolloServer<GraphqlContext>({
     schema,
+    // On in every mode, for every role: each request is authenticated before it runs, and the schema is public
+    // (schema.graphql in the repository), so hiding it would only break tooling (see the README).
     introspection: true,
     validationRules,
     formatError,

@@ -168,6 +168,26 @@ export const triggerSchema = z.object({
       burst: z.number().int().min(1).max(1_000_000).nullish(),
     })
     .nullish(),
+  /** Header names and query keys redacted from stored deliveries besides the default list (case-insensitive). */
+  redact: z
+    .object({
+      headers: z
+        .array(
+          z
+            .string()
+            .trim()
+            .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/, 'must be an HTTP header name'),
+        )
+        .max(100)
+        .nullish()
+        .transform((v) => v ?? []),
+      query: z
+        .array(z.string().trim().min(1, 'must not be empty').max(200))
+        .max(100)
+        .nullish()
+        .transform((v) => v ?? []),
+    })
+    .nullish(),
 });
 
 export type TriggerInputDefinition = z.output<typeof triggerSchema>;

@@ -61,6 +61,17 @@ export class RateLimitView {
   burst?: number | null;
 }
 
+@ObjectType('TriggerRedaction', {
+  description: 'Header names and query keys redacted besides the default list (case-insensitive)',
+})
+export class TriggerRedactionView {
+  @Field(() => [String])
+  headers!: string[];
+
+  @Field(() => [String])
+  query!: string[];
+}
+
 @ObjectType('WebhookTrigger')
 export class WebhookTriggerView {
   @Field()
@@ -104,6 +115,9 @@ export class WebhookTriggerView {
 
   @Field(() => RateLimitView, { nullable: true })
   rateLimit?: RateLimitView | null;
+
+  @Field(() => TriggerRedactionView, { nullable: true })
+  redact?: TriggerRedactionView | null;
 }
 
 @ObjectType('Step')
@@ -183,6 +197,18 @@ export class RateLimitInput {
 }
 
 @InputType()
+export class TriggerRedactionInput {
+  @Field(() => [String], { nullable: true, description: 'Header names, such as X-Acme-Account' })
+  headers?: string[] | null;
+
+  @Field(() => [String], {
+    nullable: true,
+    description: 'Query keys, matched at any depth, such as customer_ssn',
+  })
+  query?: string[] | null;
+}
+
+@InputType()
 export class TriggerVariableInput {
   @Field()
   name!: string;
@@ -253,6 +279,13 @@ export class WebhookTriggerInput {
 
   @Field(() => RateLimitInput, { nullable: true })
   rateLimit?: RateLimitInput | null;
+
+  @Field(() => TriggerRedactionInput, {
+    nullable: true,
+    description:
+      'Header names and query keys to redact from stored deliveries and templates, besides the default list',
+  })
+  redact?: TriggerRedactionInput | null;
 }
 
 @InputType()

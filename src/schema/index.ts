@@ -6,6 +6,7 @@ import { FlowVersion } from './FlowVersion';
 import { InstalledPlugin } from './InstalledPlugin';
 import { Run } from './Run';
 import { StepRun } from './StepRun';
+import { StoredEvent } from './StoredEvent';
 import { WebhookTrigger } from './WebhookTrigger';
 import { Workspace } from './Workspace';
 
@@ -19,6 +20,7 @@ export {
   InstalledPlugin,
   Run,
   StepRun,
+  StoredEvent,
   WebhookTrigger,
   Workspace,
 };
@@ -34,4 +36,5 @@ export const entities = [
   StepRun,
   Credential,
   InstalledPlugin,
+  StoredEvent,
 ];

@@ -1,7 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Kysely } from 'kysely';
+import pg from 'pg';
 import {
+  ConnectionException,
   DefaultLogger,
   type EntityManager,
   type LoggerOptions,
@@ -26,8 +28,36 @@ export type Database = {
   sql<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
   /** How many SQL statements this process has sent so far (for `npm run bench`). */
   statementCount(): number;
+  /** Runs fn while no other process holds the startup lock (migrations, bootstrap); see withStartupLock. */
+  withStartupLock<T>(fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 };
+
+/** SQLSTATEs of a server that cannot serve now: connection exceptions, insufficient resources, shutting down or starting. */
+const UNAVAILABLE_SQLSTATE = /^(08|53|57P0[1-5])/;
+const NETWORK_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+/** node-postgres reports a lost or timed-out connection by its message only. */
+const CONNECTION_LOST = /connection terminated|timeout exceeded when trying to connect|not queryable/i;
+
+/**
+ * True when a database error means "unavailable, retry later" (the server is down, restarting or out of
+ * connections) rather than a statement that failed: only those are answered 503 with Retry-After.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (err instanceof ConnectionException) return true;
+  const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && (UNAVAILABLE_SQLSTATE.test(code) || NETWORK_ERRORS.has(code))) return true;
+  return typeof message === 'string' && CONNECTION_LOST.test(message);
+}
 
 export type DatabaseOptions = { databaseUrl?: string; dataDir: string; debug?: boolean };
 
@@ -57,6 +87,28 @@ function baseOptions(logger: { current?: CountingLogger }) {
   };
 }
 
+/** The advisory lock key serialising migrations and the bootstrap: "hookflow" in ASCII, as a bigint. */
+const STARTUP_LOCK_KEY = '7525356009429954423';
+
+/**
+ * Runs fn while holding a PostgreSQL advisory lock, so processes started together against one empty database
+ * migrate and bootstrap one after the other instead of racing to create the same tables. The lock lives on a
+ * dedicated connection (a pooled one could be another session by the time it is released); ending that session
+ * releases it. PGlite belongs to one process (DATA_DIR is locked), so there is nothing to wait for.
+ */
+async function withStartupLock<T>(databaseUrl: string | undefined, fn: () => Promise<T>): Promise<T> {
+  if (!databaseUrl) return fn();
+  const client = new pg.Client({ connectionString: databaseUrl });
+  client.on('error', () => undefined); // a lost session only releases the lock early; fn reports its own errors
+  await client.connect();
+  try {
+    await client.query('select pg_advisory_lock($1)', [STARTUP_LOCK_KEY]);
+    return await fn();
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 /** Opens PostgreSQL when a URL is given, else the embedded PGlite cluster under DATA_DIR, and migrates it. */
 export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   let orm: MikroORM;
@@ -77,7 +129,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
     orm = await PgliteORM.init({ ...baseOptions(logger), dbName: dir });
     kind = 'pglite';
   }
-  await orm.migrator.up();
+  await withStartupLock(opts.databaseUrl, () => orm.migrator.up());
   // PGlite starts lazily; one query here keeps the first request from paying for it.
   await orm.em.fork().getConnection().execute('select 1');
   let direct = 0;
@@ -96,6 +148,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
       }
     },
     statementCount: () => direct + (logger.current?.count ?? 0),
+    withStartupLock: (fn) => withStartupLock(opts.databaseUrl, fn),
     close: () => orm.close(true),
   };
 }

@@ -18,6 +18,8 @@ export type DispatcherOptions = {
 /** How long starts pause after the engine was found unreachable (the relay retries what was left). */
 const UNAVAILABLE_PAUSE_MS = 1_000;
 const RELAY_BATCH = 500;
+/** Past this many waiting starts, new deliveries are left to the relay (memory stays bounded under overload). */
+const MAX_QUEUED = 5_000;
 /** Started deliveries are marked DISPATCHED together once this many are waiting, or after MARK_DELAY_MS. */
 const MARK_BATCH = 200;
 const MARK_DELAY_MS = 20;
@@ -51,9 +53,10 @@ export class Dispatcher {
   /** Queues the start of a delivery's run; resolves true once started, false if it was left to the relay. */
   dispatch(deliveryId: string): Promise<boolean> {
     return new Promise((resolve) => {
-      if (this.stopped || Date.now() < this.pausedUntil) return resolve(false);
       const waiters = this.waiting.get(deliveryId);
       if (waiters) return waiters.push(resolve);
+      if (this.stopped || Date.now() < this.pausedUntil || this.queue.length >= MAX_QUEUED)
+        return resolve(false);
       this.waiting.set(deliveryId, [resolve]);
       this.queue.push(deliveryId);
       this.pump();

@@ -7,6 +7,7 @@ import { triggerOfFlow, type ActiveTrigger } from './active-triggers';
 import { markDispatched, recordDelivery } from './deliveries';
 import { BadInputError, NotFoundError } from './errors';
 import { findOwned, requireRole, type Scope } from './scope';
+import { findUnstorableText } from './unstorable-text';
 
 /** The trigger's payload check, as the ingress runs it (injected: services do not import the ingress). */
 export type PayloadCheck = (active: ActiveTrigger, body: unknown) => ValidationIssue[];
@@ -49,6 +50,9 @@ export async function sendTestWebhook(
     ]);
   }
   const body: unknown = JSON.parse(text);
+  const unstorable = findUnstorableText(body, ['payload']);
+  if (unstorable)
+    throw new BadInputError('the test payload contains text that cannot be stored', [unstorable]);
   const issues = check(active, body);
   if (issues.length && trigger.validation !== ValidationMode.LENIENT) {
     throw new BadInputError(

@@ -23,26 +23,36 @@ export type StepPlan = {
 
 export type RunFlowResult = { runId: string; status: 'COMPLETED' | 'FAILED' };
 
-/** What beginRun found: the run (new or, for a restarted workflow, the existing one) and its steps. */
-export type BegunRun = { run: RunRef; finished?: RunFlowResult['status']; steps: StepPlan[] };
+/**
+ * One step of a run. The first call begins the run (`start`), later ones name it (`run`). Bookkeeping is folded
+ * in: the first call creates the run and returns the plan of the remaining steps, the call of the last step
+ * finishes the run, and a step that fails for good fails the run.
+ */
+export type ExecuteStepInput =
+  { start: RunFlowInput; index: 0 } | { run: RunRef; index: number; start?: undefined };
 
-export type ExecuteStepInput = { run: RunRef; stepKey: string; retry: RetryPlan };
+export type ExecuteStepResult = {
+  run: RunRef;
+  /** The steps of the pinned flow version; returned by the call that began the run. */
+  plan?: StepPlan[];
+  /** ROUTED: the step belongs on another task queue (see plan) and did not run here. */
+  status: 'SUCCEEDED' | 'SKIPPED' | 'ROUTED';
+  /** Set when the run has ended (its last step, a flow without steps, or a run that had ended before). */
+  finished?: RunFlowResult['status'];
+};
 
-export type RunStepResult = { status: 'SUCCEEDED' | 'SKIPPED' };
+/** Carried in the failure of a step that failed the run, so the workflow can answer with the run id. */
+export type StepFailureDetails = { runId: string };
 
-export type EndRunInput = { run: RunRef; status: 'COMPLETED' | 'FAILED'; error?: string };
-
-/** The activities of runFlow. Bookkeeping runs as local activities; each step is one activity. */
 export interface FlowActivities {
-  beginRun(input: RunFlowInput): Promise<BegunRun>;
-  executeStep(input: ExecuteStepInput): Promise<RunStepResult>;
-  endRun(input: EndRunInput): Promise<void>;
+  executeStep(input: ExecuteStepInput): Promise<ExecuteStepResult>;
 }
 
 // Shapes of the first version of runFlow (three normal activities per 1-step run), still served so that
 // workflows started before the upgrade finish. Remove once no such workflow can be in flight.
 export type PreparedRun = { runId: string; finished: boolean; steps: StepPlan[] };
 export type RunStepInput = { runId: string; stepKey: string; maximumAttempts: number };
+export type RunStepResult = { status: 'SUCCEEDED' | 'SKIPPED' };
 export type FinishRunInput = { runId: string; status: 'COMPLETED' | 'FAILED'; error?: string };
 
 export interface FlowActivitiesV1 {

@@ -1,7 +1,7 @@
 import type { Scope } from './scope';
 import type { EngineKind, TemporalEndpoint } from './temporal';
 
-/** The JSON report: figures are written in as they are measured, so a phase that stops early keeps what it had. */
+/** The JSON report (and a phase's share of it): plain JSON, written to bench/results/. */
 export type Results = Record<string, any>;
 
 export type Engine = {

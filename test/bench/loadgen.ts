@@ -22,6 +22,8 @@ export type LoadOptions = {
 export type LoadResult = {
   /** Answers received (any status). */
   requests: number;
+  /** 2xx answers. */
+  ok: number;
   /** 2xx answers per second of the whole run. */
   perSecond?: number;
   p50Ms?: number;
@@ -76,6 +78,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   await pool.close();
   return {
     requests: latencies.length,
+    ok,
     perSecond: perSecond(ok, durationMs),
     ...latencySummary(latencies),
     non2xx: latencies.length - ok + errors,

@@ -53,6 +53,17 @@ export async function measureTemporalCeiling(ctx: PhaseContext): Promise<void> {
   });
   const client = await connectClient(ctx, endpoint);
 
+  const stopped = running.then(() => Promise.reject(new Error('the probe worker stopped early')));
+  const { oneActivity, threeActivities } = await Promise.race([measure(ctx, client, taskQueue), stopped]);
+  out.probe = {
+    oneActivity,
+    threeActivities,
+    inFlight: IN_FLIGHT,
+    worker: 'one @temporalio/worker Worker in the benchmark process, default options',
+  };
+}
+
+async function measure(ctx: PhaseContext, client: Client, taskQueue: string) {
   const run = (activityCount: number, count: number, tag: string) =>
     burst(ctx, client, { activityCount, count, taskQueue, tag });
   await run(1, WARMUP, 'warm');
@@ -60,12 +71,7 @@ export async function measureTemporalCeiling(ctx: PhaseContext): Promise<void> {
   ctx.log(`probe, 1 activity: ${oneActivity.count} workflows, ${oneActivity.perSecond}/s`);
   const threeActivities = await run(3, WORKFLOWS, 'three');
   ctx.log(`probe, 3 activities: ${threeActivities.count} workflows, ${threeActivities.perSecond}/s`);
-  out.probe = {
-    oneActivity,
-    threeActivities,
-    inFlight: IN_FLIGHT,
-    worker: 'one @temporalio/worker Worker in the benchmark process, default options',
-  };
+  return { oneActivity, threeActivities };
 }
 
 /**

@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Results } from './context';
 import { TASKSET } from './processes';
-import { DEV_SERVER_SETUP, type EngineKind } from './temporal';
+import { EMBEDDED_SQLITE_PRAGMAS } from '../../src/temporal/dev-server';
+import type { EngineKind } from './temporal';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
@@ -17,8 +18,12 @@ export function machineInfo(engine: EngineKind) {
     node: process.version,
     taskset: TASKSET,
     date: new Date().toISOString(),
-    ...DEV_SERVER_SETUP,
-    benchEngine: engine,
+    /** What runs, first action, run cost and the probe ran on; accept and relay always use dev servers. */
+    engine,
+    devServer: {
+      cli: 'temporal server start-dev with a SQLite file',
+      sqlitePragmas: EMBEDDED_SQLITE_PRAGMAS,
+    },
     git: gitState(),
   };
 }
@@ -54,6 +59,7 @@ const num = (v: unknown, unit = '') => (typeof v === 'number' ? `${v.toLocaleStr
 function problem(figure: any): string | undefined {
   if (figure === undefined) return 'not run';
   if (figure?.error) return `error: ${figure.error}`;
+  if (figure?.skipped) return `skipped: ${figure.skipped}`;
   if (figure?.timedOut && figure.count === undefined && figure.perSecond === undefined) return 'timed out';
   return undefined;
 }
@@ -81,7 +87,7 @@ function runsRow(label: string, r: any): Row {
 
 function engineRows(r: Results, prefix: string): Row[] {
   const fa = r.firstAction;
-  const rows: Row[] = [
+  return [
     runsRow(`${prefix}runs, 1 step`, r.runs?.oneStep),
     runsRow(`${prefix}runs, 3 steps`, r.runs?.threeSteps),
     [
@@ -89,10 +95,14 @@ function engineRows(r: Results, prefix: string): Row[] {
       problem(fa) ?? `p50 ${num(fa.p50Ms)} ms`,
       problem(fa) ? '' : `p99 ${num(fa.p99Ms)} ms, ${num(fa.count)} of ${num(fa.sent)}${timedOutNote(fa)}`,
     ],
+    [
+      `${prefix}bare Temporal probe, 1 activity`,
+      problem(r.probe) ?? num(r.probe.oneActivity?.perSecond, '/s'),
+      problem(r.probe) ? '' : `3 activities: ${num(r.probe.threeActivities?.perSecond, '/s')}`,
+    ],
     [`${prefix}CPU per run (worker)`, problem(r.cpuMsPerRun) ?? num(r.cpuMsPerRun, ' ms'), ''],
     [`${prefix}SQL statements per run`, problem(r.statementsPerRun) ?? num(r.statementsPerRun), ''],
   ];
-  return rows;
 }
 
 export function formatTable(r: Results): string {

@@ -40,7 +40,7 @@ function phasesFor(only: Set<string>): Phase[] {
   const all: (Phase | false)[] = [
     only.has('accept') && {
       name: 'accept: bare node:http ceiling',
-      outputs: ['accept.ceilingNodeHttpPerSecond'],
+      outputs: ['accept.ceilingNodeHttpPerSecond', 'accept.ceilingNodeHttp'],
       onEngine: false,
       timeoutMs: 60_000,
       run: acceptCeiling,
@@ -192,7 +192,8 @@ async function main() {
   const kind = engineKind();
   const report: Results = { machine: machineInfo(kind), accept: {}, runs: {}, relay: {}, rssMiB: {} };
   const engine = engineFor(kind);
-  if (kind === 'cluster') report.cluster = { engine: 'Temporal server on PostgreSQL', runs: {} };
+  if (kind === 'cluster')
+    report.cluster = { engine: 'Temporal server (not the CLI dev server) on the local PostgreSQL', runs: {} };
   const phases = phasesFor(only);
   log(`${phases.length} phases (${[...only].join(', ')}; engine ${kind}); budget ${BUDGET_MS / 60_000} min`);
   for (const phase of phases) {
@@ -211,6 +212,8 @@ async function main() {
   console.log(`\n${formatTable(report)}\n\nwritten to ${file}`);
 }
 
+// A late failure inside a phase that already timed out must not end the whole run.
+process.on('unhandledRejection', (err) => log(`unhandled rejection: ${(err as Error)?.message ?? err}`));
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     log(`${signal}: stopping everything`);

@@ -2,8 +2,8 @@
  * What one run costs the worker: CPU time and SQL statements. On PostgreSQL, an api+ingress process accepts a
  * burst while no worker runs, so the workflows wait in Temporal; then the worker role starts in this process and
  * runs them all. Its process.cpuUsage() and its database's statement counter are read once it is up and again
- * when every run is COMPLETED in the database. A warm-up worker (same process, stopped before the burst) has
- * already bundled the workflow code and warmed the JIT, so neither is counted.
+ * when every run has finished in the database. A warm-up worker (same process, stopped before the burst) has
+ * already paid for loading modules and warming the JIT, so that is not counted.
  *
  * This process also hosts the sink the steps post to (cheap) and polls the database through its own connection,
  * which the statement counter does not see.
@@ -47,7 +47,7 @@ export async function measureRunCost(ctx: PhaseContext): Promise<void> {
   });
   const send = (tag: string, count: number) =>
     runLoad({ url, connections: 50, count, body: (i) => JSON.stringify(seedOrder(`${tag}-${i}`)), signal });
-  const completedRuns = () => db.count(`select count(*) from run where status = 'COMPLETED'`);
+  const finishedRuns = () => db.count(`select count(*) from run where status <> 'RUNNING'`);
   const startWorker = () => {
     const app = startInProcessWorker(db.url, temporal, taskQueue);
     scope.defer('in-process worker', app, async (a) => (await a).stop());
@@ -56,7 +56,7 @@ export async function measureRunCost(ctx: PhaseContext): Promise<void> {
 
   const warmup = await startWorker();
   await send('warm', WARMUP_RUNS);
-  const warm = await pollUntil(async () => (await completedRuns()) >= WARMUP_RUNS, {
+  const warm = await pollUntil(async () => (await finishedRuns()) >= WARMUP_RUNS, {
     timeoutMs: 60_000,
     intervalMs: 200,
     signal,
@@ -74,14 +74,15 @@ export async function measureRunCost(ctx: PhaseContext): Promise<void> {
   const worker = await startWorker();
   const cpuBefore = process.cpuUsage();
   const statementsBefore = worker.services.db.statementCount();
-  const done = await pollUntil(async () => (await completedRuns()) >= WARMUP_RUNS + RUNS, {
+  const done = await pollUntil(async () => (await finishedRuns()) >= WARMUP_RUNS + burst.ok, {
     timeoutMs: TIMEOUT_MS,
     intervalMs: 100,
     signal,
   });
   const cpu = process.cpuUsage(cpuBefore);
   const statements = worker.services.db.statementCount() - statementsBefore;
-  const runs = (await completedRuns()) - WARMUP_RUNS;
+  const runs = (await finishedRuns()) - WARMUP_RUNS;
+  const failed = await db.count(`select count(*) from run where status = 'FAILED'`);
   await worker.stop();
 
   out.cpuMsPerRun = runs > 0 ? round((cpu.user + cpu.system) / 1000 / runs, 2) : undefined;
@@ -89,6 +90,7 @@ export async function measureRunCost(ctx: PhaseContext): Promise<void> {
   out.runCost = {
     runs,
     non2xx: burst.non2xx,
+    failedRuns: failed,
     cpuMs: Math.round((cpu.user + cpu.system) / 1000),
     statements,
     setup: [

@@ -48,12 +48,6 @@ export async function startDevServer(
   return server;
 }
 
-export const DEV_SERVER_SETUP = {
-  engine: 'dev-server' as const,
-  sqlitePragmas: EMBEDDED_SQLITE_PRAGMAS,
-  description: 'temporal server start-dev (CLI) with a SQLite file',
-};
-
 /** Temporal's own server on fresh PostgreSQL databases; the caller's scope stops it and drops them. */
 export async function startCluster(scope: Scope, log: (msg: string) => void): Promise<TemporalEndpoint> {
   const prefix = `hookflow_bench_temporal_${randomBytes(4).toString('hex')}`;

@@ -23,6 +23,7 @@ export async function testConfig(overrides: Partial<Config> = {}): Promise<Confi
   const port = overrides.port ?? (await freePort());
   return {
     port,
+    host: '127.0.0.1',
     publicUrl: `http://127.0.0.1:${port}`,
     dataDir: mkdtempSync(path.join(os.tmpdir(), 'hookflow-test-')),
     temporal: {

@@ -1,13 +1,15 @@
 import {
+  CREATE_FLOW,
   DELIVERY_WITH_RUN,
   eventually,
+  gql,
   gqlOk,
   startTestApp,
   subscribe,
   wsClient,
   type TestApp,
 } from '../helpers/hookflow';
-import { createTestDatabase } from '../helpers/postgres';
+import { createTestDatabase, query } from '../helpers/postgres';
 import { startTargetServer } from '../helpers/target-server';
 import { createFlow, deliveriesOf, finishedRun, postJson, runsOf, send } from './ingress-helpers';
 
@@ -251,6 +253,146 @@ describe('delivery semantics: idempotency and SYNC responses', () => {
       });
       expect(first.status).toBe(200);
       expect(again.json).toEqual({ deliveryId: first.json.deliveryId, status: 'duplicate' });
+    });
+  });
+
+  describe('secrets in headers and the query string', () => {
+    const SECRET = '7f3e-secret';
+    const DELIVERY_REQUEST = `query($id: ID!) {
+      delivery(id: $id) { headers query body run { status steps { stepKey input output } } }
+    }`;
+    let viewerKey: string;
+    beforeAll(async () => {
+      const created = await gqlOk(
+        app,
+        app.adminKey,
+        'mutation { createApiKey(name: "viewer", role: VIEWER) { key } }',
+      );
+      viewerKey = created.createApiKey.key;
+    });
+
+    /** Everything stored about the delivery and its run, as text. */
+    const storedText = async (deliveryId: string) =>
+      JSON.stringify([
+        await query(db.url, 'select * from delivery where id = $1', [deliveryId]),
+        await query(
+          db.url,
+          'select s.* from step_run s join run r on r.id = s.run_id where r.delivery_id = $1',
+          [deliveryId],
+        ),
+      ]);
+
+    it('stores and shows [redacted] for secret headers and query parameters, to VIEWER and to templates', async () => {
+      const flow = await createFlow(app, {
+        name: 'Redaction',
+        trigger: { label: 'In', redact: { headers: ['X-Acme-Account'], query: ['customer'] } },
+        steps: [
+          callStep('echo', '/echo', {
+            auth: '{{webhook.headers.x-auth}}',
+            account: '{{webhook.headers.x-acme-account}}',
+            shop: '{{webhook.headers.x-shop-id}}',
+            token: '{{webhook.query.access_token}}',
+            customer: '{{webhook.query.customer}}',
+            page: '{{webhook.query.page}}',
+            headers: '{{webhook.headers}}',
+          }),
+        ],
+      });
+      const url = `${flow.webhookUrl}?access_token=a-${SECRET}&page=2&customer=c-${SECRET}&data[api_key]=k-${SECRET}`;
+      const reply = await postJson(
+        url,
+        { order: 1 },
+        {
+          'X-Auth': `xa-${SECRET}`,
+          'X-Auth-Key': `xk-${SECRET}`,
+          'X-Session': `s-${SECRET}`,
+          'X-Private-Key': `p-${SECRET}`,
+          'X-Acme-Account': `acct-${SECRET}`,
+          'X-Shop-Id': 'shop-7',
+          'X-Request-Id': 'req-1',
+        },
+      );
+      expect(reply.status).toBe(202);
+      const deliveryId = reply.json.deliveryId;
+      expect(await finishedRun(db.url, deliveryId)).toMatchObject({ status: 'COMPLETED' });
+
+      const { delivery } = await gqlOk(app, viewerKey, DELIVERY_REQUEST, { id: deliveryId });
+      expect(delivery.headers).toMatchObject({
+        'x-auth': '[redacted]',
+        'x-auth-key': '[redacted]',
+        'x-session': '[redacted]',
+        'x-private-key': '[redacted]',
+        'x-acme-account': '[redacted]',
+        'x-shop-id': 'shop-7',
+        'x-request-id': 'req-1',
+        'content-type': 'application/json',
+      });
+      expect(delivery.query).toEqual({
+        access_token: '[redacted]',
+        page: '2',
+        customer: '[redacted]',
+        data: { api_key: '[redacted]' },
+      });
+      expect(delivery.body).toEqual({ order: 1 });
+
+      const sent = JSON.parse(target.requests.find((r) => r.url === '/echo')!.body);
+      expect(sent).toMatchObject({
+        auth: '[redacted]',
+        account: '[redacted]',
+        shop: 'shop-7',
+        token: '[redacted]',
+        customer: '[redacted]',
+        page: '2',
+      });
+      expect(JSON.stringify([delivery, sent])).not.toContain(SECRET);
+      expect(await storedText(deliveryId)).not.toContain(SECRET);
+    });
+
+    it('on a GET, where the query string is the payload, keeps the declared variables and redacts the rest', async () => {
+      const flow = await createFlow(app, {
+        name: 'Redaction GET',
+        trigger: {
+          label: 'In',
+          methods: ['GET'],
+          variables: [{ name: 'token', type: 'STRING', required: true }],
+        },
+      });
+      const reply = await send(`${flow.webhookUrl}?token=wanted&access_token=a-${SECRET}&n=1`, {
+        method: 'GET',
+      });
+      expect(reply.status).toBe(202);
+      const { delivery } = await gqlOk(app, viewerKey, DELIVERY_REQUEST, { id: reply.json.deliveryId });
+      expect(delivery.body).toEqual({ token: 'wanted', access_token: '[redacted]', n: '1' });
+      expect(delivery.query).toEqual({ token: '[redacted]', access_token: '[redacted]', n: '1' });
+      expect(await storedText(reply.json.deliveryId)).not.toContain(SECRET);
+    });
+
+    it('refuses a redact list with a name that is no header name, saving nothing', async () => {
+      const before = await query(db.url, 'select count(*)::int as n from flow');
+      const r = await gql(app, app.adminKey, CREATE_FLOW, {
+        input: {
+          name: 'Bad redact',
+          trigger: { label: 'In', redact: { headers: ['X-Ok', 'not a header'] } },
+        },
+      });
+      expect(r.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      expect(JSON.stringify(r.errors)).toContain('trigger.redact.headers[1]');
+      expect(JSON.stringify(r.errors)).toContain('must be an HTTP header name');
+      expect(await query(db.url, 'select count(*)::int as n from flow')).toEqual(before);
+    });
+
+    it("shows the trigger's redact lists, and none for a trigger without them", async () => {
+      const flow = await createFlow(app, {
+        name: 'Redact lists',
+        trigger: { label: 'In', redact: { headers: ['X-Acme-Account'] } },
+      });
+      const read = `query($id: ID!) { flow(id: $id) { trigger { redact { headers query } } } }`;
+      expect((await gqlOk(app, viewerKey, read, { id: flow.id })).flow.trigger.redact).toEqual({
+        headers: ['X-Acme-Account'],
+        query: [],
+      });
+      const plain = await createFlow(app, { name: 'No redact lists', trigger: { label: 'In' } });
+      expect((await gqlOk(app, viewerKey, read, { id: plain.id })).flow.trigger.redact).toBeNull();
     });
   });
 });

@@ -406,7 +406,8 @@ module.exports = definePlugin({ name: 'http', displayName: 'Fake', description: 
       'hookflow-plugin-acme-notes@1.0.0',
     ]);
 
-    // Temporal scheduled the step on the plugin's queue, which only the second process polls.
+    // The run began on the main queue; Temporal scheduled the step on the plugin's queue, which only the second
+    // process polls.
     const connection = await Connection.connect({ address: temporalAddress() });
     try {
       const history = await new Client({ connection }).workflow
@@ -416,7 +417,7 @@ module.exports = definePlugin({ name: 'http', displayName: 'Fake', description: 
         .map((e) => e.activityTaskScheduledEventAttributes)
         .filter((a) => a?.activityType?.name === 'executeStep')
         .map((a) => a!.taskQueue?.name);
-      expect(scheduled).toEqual([queue]);
+      expect(scheduled).toEqual([app.config.temporal.taskQueue, queue]);
     } finally {
       await connection.close();
     }

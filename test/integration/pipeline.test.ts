@@ -170,7 +170,7 @@ describe('the webhook pipeline on PostgreSQL and the Temporal dev server', () =>
       const r = await fetch(`${app.url}/readyz`);
       return r.status === 200 ? r.json() : undefined;
     });
-    expect(ready).toEqual({ status: 'ready', checks: { database: true, temporal: true } });
+    expect(ready).toEqual({ status: 'ready', checks: { database: true, temporal: true, events: true } });
   });
 
   it('runs the order flow end to end and streams its activity', async () => {

@@ -73,7 +73,7 @@ describe('a delivery accepted while Temporal is unreachable', () => {
       expect(ready.status).toBe(503);
       expect(await ready.json()).toEqual({
         status: 'not_ready',
-        checks: { database: true, temporal: false },
+        checks: { database: true, temporal: false, events: true },
       });
 
       const accepted = await post(flow.webhookUrl, ORDER);

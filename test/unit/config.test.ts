@@ -7,6 +7,7 @@ describe('configuration', () => {
     const c = loadConfig({});
     expect(c).toMatchObject({
       port: 3000,
+      host: '0.0.0.0',
       publicUrl: 'http://localhost:3000',
       dataDir: './data',
       databaseUrl: undefined,
@@ -21,6 +22,7 @@ describe('configuration', () => {
     const key = Buffer.alloc(32, 7).toString('base64');
     const c = loadConfig({
       PORT: '8080',
+      HOST: ' 127.0.0.1 ',
       PUBLIC_URL: 'https://hooks.example.com/',
       DATABASE_URL: 'postgres://u@db/hookflow',
       TEMPORAL_ADDRESS: 'temporal:7233',
@@ -28,6 +30,7 @@ describe('configuration', () => {
       HOOKFLOW_SECRET_KEY: key,
       HOOKFLOW_EGRESS_ALLOW: '10.0.0.0/8, internal.example',
     });
+    expect(c.host).toBe('127.0.0.1');
     expect(c.publicUrl).toBe('https://hooks.example.com');
     expect(c.roles).toEqual(['worker', 'api']);
     expect(c.secretKey).toEqual(Buffer.alloc(32, 7));
@@ -39,6 +42,7 @@ describe('configuration', () => {
     try {
       loadConfig({
         PORT: 'eighty',
+        HOST: 'http://0.0.0.0',
         PUBLIC_URL: 'ftp://x',
         DATABASE_URL: 'mysql://x',
         TEMPORAL_ADDRESS: 'nohost',
@@ -56,6 +60,7 @@ describe('configuration', () => {
         'DATABASE_URL',
         'HOOKFLOW_ROLES',
         'HOOKFLOW_SECRET_KEY',
+        'HOST',
         'LOG_LEVEL',
         'PORT',
         'PUBLIC_URL',
@@ -74,6 +79,21 @@ describe('configuration', () => {
     expect(() => loadConfig({ HOOKFLOW_WORKER_QUEUES: 'ok,not ok' })).toThrow(
       /HOOKFLOW_WORKER_QUEUES.*task queue names use letters, digits/,
     );
+  });
+
+  it.each(['0.0.0.0', '::', '127.0.0.1', '::1', 'localhost', 'hookflow-api'])(
+    'listens on HOST=%s',
+    (host) => {
+      expect(loadConfig({ HOST: host }).host).toBe(host);
+    },
+  );
+
+  it.each(['', '  '])('listens on every IPv4 interface when HOST is empty (%p)', (host) => {
+    expect(loadConfig({ HOST: host }).host).toBe('0.0.0.0');
+  });
+
+  it.each(['0.0.0.0:3000', 'http://localhost', 'two words', '-bad'])('refuses HOST=%s', (host) => {
+    expect(() => loadConfig({ HOST: host })).toThrow(/HOST: must be an IP address/);
   });
 
   it('requires a secret key with an external database', () => {

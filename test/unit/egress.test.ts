@@ -4,12 +4,14 @@
  * lookup with an injected resolver), and "allowed public" cases use the pure checkAddress.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import {
   EgressBlockedError,
   checkAddress,
   checkUrl,
+  createEgressConnect,
   createEgressFetch,
+  egressConnectOf,
   parseAllowList,
   type EgressFetch,
   type Resolver,
@@ -381,5 +383,129 @@ describe('createEgressFetch against a local server', () => {
       expect(err).toBeInstanceOf(TypeError);
       expect(String(err.cause?.message ?? err.message)).toMatch(/ENOTFOUND/);
     });
+  });
+});
+
+describe('createEgressConnect: raw TCP connections under the same policy', () => {
+  const BANNER = 'svc-7f3e ready\n';
+  let service: net.Server;
+  let port: number;
+  let connections = 0;
+  const resolver =
+    (table: Record<string, string[]>): Resolver =>
+    async (hostname) => {
+      const addresses = table[hostname];
+      if (!addresses)
+        throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
+      return addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+    };
+  const table = {
+    'rebind.test': ['10.0.0.5'],
+    'mixed.test': ['10.0.0.7', '127.0.0.1'],
+    'svc.test': ['127.0.0.1'],
+  };
+
+  /** The first bytes the peer sends on `socket`. */
+  const firstData = (socket: net.Socket) =>
+    new Promise<string>((resolve) => socket.once('data', (data) => resolve(String(data))));
+
+  beforeAll(async () => {
+    service = net.createServer((socket) => {
+      connections++;
+      socket.on('error', () => {});
+      socket.end(BANNER);
+    });
+    await new Promise<void>((resolve) => service.listen(0, '127.0.0.1', resolve));
+    port = (service.address() as AddressInfo).port;
+  });
+  afterAll(() => new Promise<void>((resolve) => service.close(() => resolve())));
+  beforeEach(() => {
+    connections = 0;
+  });
+
+  it('connects to an allow-listed loopback address and hands over the socket with nothing read', async () => {
+    const socket = await createEgressConnect({ allow: ['127.0.0.1'] })('127.0.0.1', port);
+    expect(await firstData(socket)).toBe(BANNER);
+    socket.destroy();
+    expect(connections).toBe(1);
+  });
+
+  it.each<[host: string, message: RegExp]>([
+    ['127.0.0.1', /^egress blocked: 127\.0\.0\.1 — loopback address$/],
+    ['127.1', /^egress blocked: 127\.1 resolves to 127\.0\.0\.1 — loopback address$/],
+    ['[::1]', /^egress blocked: \[::1\] — loopback address$/],
+    ['::ffff:7f00:1', /IPv4-mapped address of 127\.0\.0\.1 \(loopback address\)$/],
+    ['0.0.0.0', /unspecified address$/],
+    ['localhost', /^egress blocked: localhost — loopback host name$/],
+    ['10.0.0.1', /private network/],
+    ['169.254.169.254', /cloud metadata endpoint$/],
+    ['metadata.google.internal', /cloud metadata host name$/],
+  ])('refuses %s before connecting, and its error holds nothing from the peer', async (host, message) => {
+    const err = await createEgressConnect()(host, port).catch((e) => e);
+    expect(err).toBeInstanceOf(EgressBlockedError);
+    expect(err.message).toMatch(message);
+    expect(String(err.stack)).not.toContain('svc-7f3e');
+    expect(connections).toBe(0);
+  });
+
+  it('checks every address a name resolves to and connects only to one that passed', async () => {
+    const connect = createEgressConnect({ allow: ['127.0.0.1'], resolve: resolver(table) });
+    await expect(connect('rebind.test', port)).rejects.toThrow(
+      /^egress blocked: rebind\.test resolves to 10\.0\.0\.5 — private network/,
+    );
+    expect(connections).toBe(0);
+    const socket = await connect('mixed.test', port);
+    expect(socket.remoteAddress).toBe('127.0.0.1');
+    expect(await firstData(socket)).toBe(BANNER);
+    socket.destroy();
+  });
+
+  it('trusts a host allow-listed by name whatever it resolves to', async () => {
+    const socket = await createEgressConnect({ allow: ['svc.test'], resolve: resolver(table) })(
+      'svc.test',
+      port,
+    );
+    expect(await firstData(socket)).toBe(BANNER);
+    socket.destroy();
+  });
+
+  it('passes DNS failures and refused connections through as ordinary (retryable) errors', async () => {
+    const connect = createEgressConnect({ allow: ['127.0.0.1'], resolve: resolver(table) });
+    const notFound = await connect('unknown.test', port).catch((e) => e);
+    expect(notFound).not.toBeInstanceOf(EgressBlockedError);
+    expect(notFound.code).toBe('ENOTFOUND');
+
+    const closed = net.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const freePort = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const refused = await connect('127.0.0.1', freePort).catch((e) => e);
+    expect(refused).not.toBeInstanceOf(EgressBlockedError);
+    expect(refused.code).toBe('ECONNREFUSED');
+  });
+
+  it('does not connect when the signal is already aborted', async () => {
+    const connect = createEgressConnect({ allow: ['127.0.0.1'] });
+    const err = await connect('127.0.0.1', port, { signal: AbortSignal.abort() }).catch((e) => e);
+    expect(err.name).toBe('AbortError');
+    expect(connections).toBe(0);
+  });
+
+  it('is what an egress fetch carries for plugins (ctx.connect); any other fetch gets one that refuses', async () => {
+    const egressFetch = createEgressFetch({ allow: ['127.0.0.1'] });
+    try {
+      const socket = await egressConnectOf(egressFetch)('127.0.0.1', port);
+      expect(await firstData(socket)).toBe(BANNER);
+      socket.destroy();
+      await expect(egressConnectOf(createEgressFetch())('127.0.0.1', port)).rejects.toThrow(
+        /loopback address/,
+      );
+    } finally {
+      await egressFetch.close();
+    }
+    const err = await egressConnectOf(globalThis.fetch)('example.com', 25).catch((e) => e);
+    expect(err).toBeInstanceOf(EgressBlockedError);
+    expect(err.message).toBe('egress blocked: example.com — no egress policy for sockets');
+    expect(connections).toBe(1);
   });
 });

@@ -23,6 +23,7 @@ const rejection = (promise: Promise<unknown>): Promise<any> =>
 function context(overrides: Partial<ActionContext> = {}): Omit<ActionContext, 'credential'> {
   return {
     fetch: globalThis.fetch,
+    connect: () => Promise.reject(new Error('these tests open no sockets')),
     logger: { debug() {}, info() {}, warn() {}, error() {} },
     signal: new AbortController().signal,
     heartbeat() {},

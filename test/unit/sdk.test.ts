@@ -1,3 +1,4 @@
+import net, { type AddressInfo } from 'node:net';
 import { z } from 'zod';
 import {
   HOOKFLOW_API_VERSION,
@@ -13,6 +14,7 @@ import {
   parseRetryAfter,
   testAction,
   type ActionContext,
+  type ConnectFunction,
   type CredentialValue,
 } from '@hookflow/sdk';
 
@@ -115,6 +117,19 @@ const fetchThing = defineAction({
   },
 });
 
+const greetSocket = defineAction({
+  displayName: 'Greet a socket',
+  description: 'Uses ctx.connect: reads the first line a TCP service writes',
+  input: z.object({ host: z.string(), port: z.number() }),
+  output: z.object({ line: z.string() }),
+  async run(ctx, input) {
+    const socket = await ctx.connect(input.host, input.port, { signal: ctx.signal });
+    const line = await new Promise<string>((resolve) => socket.once('data', (data) => resolve(String(data))));
+    socket.destroy();
+    return { line: line.trim() };
+  },
+});
+
 const broken = defineAction({
   displayName: 'Broken',
   description: 'Returns the wrong shape',
@@ -128,7 +143,7 @@ const plugin = definePlugin({
   displayName: 'Greeter',
   description: 'Test plugin',
   credentials: { account },
-  actions: { greet, fetchThing, broken },
+  actions: { greet, fetchThing, greetSocket, broken },
 });
 
 describe('definePlugin / defineAction', () => {
@@ -138,7 +153,7 @@ describe('definePlugin / defineAction', () => {
     expect(HOOKFLOW_API_VERSION).toBe(1);
     expect(Object.isFrozen(plugin)).toBe(true);
     expect(isPluginDefinition(plugin)).toBe(true);
-    expect(Object.keys(plugin.actions)).toEqual(['greet', 'fetchThing', 'broken']);
+    expect(Object.keys(plugin.actions)).toEqual(['greet', 'fetchThing', 'greetSocket', 'broken']);
   });
 
   it('refuses a malformed plugin, naming every problem', () => {
@@ -228,6 +243,54 @@ describe('testAction', () => {
       testAction(plugin, 'fetchThing', { input: { id: '42' }, fetch: fakeFetch }),
     ).resolves.toEqual({ status: 202 });
     expect(calls).toEqual(['https://api.example.test/things/42']);
+  });
+
+  describe('ctx.connect', () => {
+    let service: net.Server;
+    let port: number;
+    beforeAll(async () => {
+      service = net.createServer((socket) => socket.end('hello from tcp\n'));
+      await new Promise<void>((resolve) => service.listen(0, '127.0.0.1', resolve));
+      port = (service.address() as AddressInfo).port;
+    });
+    afterAll(() => new Promise<void>((resolve) => service.close(() => resolve())));
+
+    it('connects with plain TCP by default (no egress checks in the harness)', async () => {
+      await expect(
+        testAction(plugin, 'greetSocket', { input: { host: '127.0.0.1', port } }),
+      ).resolves.toEqual({ line: 'hello from tcp' });
+    });
+
+    it('uses the connect it is given (the host passes its egress-checked one)', async () => {
+      const calls: string[] = [];
+      const refusing: ConnectFunction = async (host, p) => {
+        calls.push(`${host}:${p}`);
+        throw new PermanentError(`egress blocked: ${host} — loopback address`);
+      };
+      const err = await testAction(plugin, 'greetSocket', {
+        input: { host: '127.0.0.1', port },
+        connect: refusing,
+      }).catch((e) => e);
+      expect(err).toBeInstanceOf(PermanentError);
+      expect(err.message).toBe('egress blocked: 127.0.0.1 — loopback address');
+      expect(calls).toEqual([`127.0.0.1:${port}`]);
+    });
+
+    it('rejects when nothing listens, and honours an aborted signal', async () => {
+      const closed = net.createServer();
+      await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+      const freePort = (closed.address() as AddressInfo).port;
+      await new Promise<void>((resolve) => closed.close(() => resolve()));
+      await expect(
+        testAction(plugin, 'greetSocket', { input: { host: '127.0.0.1', port: freePort } }),
+      ).rejects.toThrow(/ECONNREFUSED/);
+      await expect(
+        testAction(plugin, 'greetSocket', {
+          input: { host: '127.0.0.1', port },
+          signal: AbortSignal.abort(),
+        }),
+      ).rejects.toThrow(/aborted/);
+    });
   });
 
   it('rejects an output that does not match the output schema', async () => {

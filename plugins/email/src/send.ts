@@ -39,7 +39,7 @@ export async function sendEmail(
 
   const from = senderOf(input, credential);
   const messageId = messageIdFor(ctx.idempotencyKey, from.address);
-  const transport = createTransport(transportOptions(credential));
+  const transport = createTransport(transportOptions(credential, ctx));
   const closeOnAbort = () => transport.close();
   ctx.signal.addEventListener('abort', closeOnAbort, { once: true });
   try {

@@ -1,8 +1,10 @@
-import { PermanentError } from '@hookflow/sdk';
+import { PermanentError, isPermanentError } from '@hookflow/sdk';
 
 /** The fields of a nodemailer error this plugin reads (duck-typed: nothing else is trusted). */
 type SmtpFailure = {
   message: string;
+  /** What the server sent with the failure (nodemailer also appends it to the message). */
+  response?: string;
   code?: string;
   originalCode?: string;
   responseCode?: number;
@@ -49,6 +51,7 @@ function asFailure(err: unknown): SmtpFailure {
   const text = (key: string) => (typeof e[key] === 'string' ? (e[key] as string) : undefined);
   return {
     message: text('message') ?? String(err),
+    response: text('response'),
     code: text('code'),
     originalCode: text('originalCode'),
     responseCode: typeof e.responseCode === 'number' ? e.responseCode : undefined,
@@ -79,6 +82,32 @@ function headline(failure: SmtpFailure, target: string): string {
   return `sending through ${target} failed`;
 }
 
+/** Commands of the session set-up, where the peer may not be an SMTP server at all. */
+const SETUP_COMMANDS = new Set(['CONN', 'EHLO', 'HELO', 'LHLO', 'STARTTLS']);
+
+/** nodemailer's own words from a message that ends with what the server sent ("Invalid greeting. response=…: …"). */
+function withoutServerText(message: string, serverText: string): string {
+  let own = message.endsWith(`: ${serverText}`) ? message.slice(0, -(serverText.length + 2)) : message;
+  const marker = own.indexOf(' response=');
+  if (marker !== -1) own = own.slice(0, marker);
+  own = own.replace(/[\s.:]+$/, '');
+  const leftover = serverText.trim() !== '' && own.includes(serverText.trim());
+  return leftover || own === '' ? 'the server answered something unexpected' : own;
+}
+
+/**
+ * The failure in words. What the server sent is kept for replies to the mail commands (535, 550…), which
+ * tell the user what to fix. During the set-up it is dropped, reply code aside: the peer may be some other
+ * service, and its banner or answer must not end up in the step's stored error.
+ */
+function failureText(failure: SmtpFailure): string {
+  const message = failure.message.trim();
+  const duringSetup = failure.command === undefined || SETUP_COMMANDS.has(failure.command);
+  if (!failure.response || !duringSetup) return message;
+  const own = withoutServerText(message, failure.response);
+  return failure.responseCode !== undefined ? `${own} (reply ${failure.responseCode})` : own;
+}
+
 /** Replaces each secret (and its base64 forms, as sent by AUTH PLAIN/LOGIN) in `text`. */
 export function scrubSecrets(text: string, secrets: readonly string[]): string {
   let out = text;
@@ -96,12 +125,15 @@ export function scrubSecrets(text: string, secrets: readonly string[]): string {
  * retry cannot fix (5xx replies such as 535 authentication failed or 550 recipient rejected,
  * bad setup, untrusted certificates), a plain Error (retried) for the rest: 4xx replies,
  * refused/dropped connections, timeouts. The message names the server, the reply and the code,
- * never the credential's password (`secrets` are scrubbed), and no cause is attached.
+ * never the credential's password (`secrets` are scrubbed) nor what a peer sent during the set-up, and
+ * no cause is attached. A refusal by the egress policy (`ctx.connect`) stays permanent.
  */
 export function toActionError(err: unknown, target: string, secrets: readonly string[]): Error {
   const failure = asFailure(err);
+  if (isPermanentError(err))
+    return new PermanentError(`sending through ${target} failed: ${failure.message}`);
   const code = failure.originalCode ?? failure.code;
-  const reason = scrubSecrets(failure.message.trim(), secrets);
+  const reason = scrubSecrets(failureText(failure), secrets);
   const message = `${headline(failure, target)}: ${reason}${code && !reason.includes(code) ? ` (${code})` : ''}`;
   if (!isPermanent(failure)) return new Error(message);
   return new PermanentError(message, {

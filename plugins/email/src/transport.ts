@@ -1,3 +1,4 @@
+import type { ActionContext } from '@hookflow/sdk';
 import type { SMTPTransportOptions } from 'nodemailer/lib/smtp-transport';
 import { DEFAULT_PORTS, type SmtpCredential } from './credential';
 
@@ -17,10 +18,32 @@ export function targetOf(credential: SmtpCredential): string {
   return `${host}:${portOf(credential)}`;
 }
 
-/** nodemailer options for one send: a fresh, unpooled connection per message. */
-export function transportOptions(credential: SmtpCredential): SMTPTransportOptions {
+/**
+ * nodemailer's hook for opening the connection. Left to itself, nodemailer resolves and connects on its
+ * own, past the egress policy; here `ctx.connect` opens the socket (nodemailer then speaks SMTP and TLS over it).
+ */
+function egressSocket(
+  credential: SmtpCredential,
+  ctx: Pick<ActionContext, 'connect' | 'signal'>,
+): SMTPTransportOptions['getSocket'] {
+  return (_options, callback) => {
+    ctx
+      .connect(credential.host, portOf(credential), { signal: ctx.signal, timeoutMs: CONNECTION_TIMEOUT_MS })
+      .then(
+        (socket) => callback(null, { connection: socket }),
+        (err: Error) => callback(err, undefined),
+      );
+  };
+}
+
+/** nodemailer options for one send: a fresh, unpooled connection per message, opened by `ctx.connect`. */
+export function transportOptions(
+  credential: SmtpCredential,
+  ctx: Pick<ActionContext, 'connect' | 'signal'>,
+): SMTPTransportOptions {
   const mode = credential.security;
   return {
+    getSocket: egressSocket(credential, ctx),
     host: credential.host,
     port: portOf(credential),
     secure: mode === 'TLS',

@@ -1,9 +1,20 @@
 import { createHash } from 'node:crypto';
 import net, { type AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { PermanentError, isPermanentError, testAction, type Logger } from '@hookflow/sdk';
+import {
+  PermanentError,
+  isPermanentError,
+  testAction,
+  type ConnectFunction,
+  type Logger,
+} from '@hookflow/sdk';
 import plugin, { MAX_RECIPIENTS, smtpCredentialSchema, transportOptions, type SmtpCredential } from '../src';
+import { createEgressConnect } from '../../../src/plugins-host/egress';
 import { parseRaw, smtpReply, startSmtpServer, type TestSmtpServer } from './smtp-test-server';
+
+// The test servers listen on loopback, which the egress policy refuses unless HOOKFLOW_EGRESS_ALLOW lists it.
+const localConnect = createEgressConnect({ allow: ['127.0.0.1'] });
+const transportContext = { connect: localConnect, signal: new AbortController().signal };
 
 const SENDER = 'noreply@hookflow.test';
 const PASSWORD = 'correct-horse-battery-staple';
@@ -33,10 +44,12 @@ function send(
     idempotencyKey?: string;
     signal?: AbortSignal;
     logger?: Logger;
+    connect?: ConnectFunction;
   } = {},
 ) {
   return testAction(plugin, 'send', {
     input,
+    connect: options.connect ?? localConnect,
     credential: options.credential ?? credentialFor(server),
     idempotencyKey: options.idempotencyKey ?? 'run-1:notify',
     signal: options.signal,
@@ -98,14 +111,14 @@ describe('email plugin definition', () => {
     ['NONE', { secure: false, requireTLS: false, ignoreTLS: true, port: 25 }],
   ])('maps security %s to the nodemailer connection options', (security, expected) => {
     const credential = smtpCredentialSchema.parse({ host: 'smtp.example.com', from: SENDER, security });
-    expect(transportOptions(credential)).toMatchObject({
+    expect(transportOptions(credential, transportContext)).toMatchObject({
       ...expected,
       host: 'smtp.example.com',
       tls: { rejectUnauthorized: true },
       disableFileAccess: true,
       disableUrlAccess: true,
     });
-    expect(transportOptions(credential).auth).toBeUndefined();
+    expect(transportOptions(credential, transportContext).auth).toBeUndefined();
   });
 
   it('passes the port, the login and rejectUnauthorized: false through', () => {
@@ -118,7 +131,7 @@ describe('email plugin definition', () => {
       from: SENDER,
       rejectUnauthorized: false,
     });
-    expect(transportOptions(credential)).toMatchObject({
+    expect(transportOptions(credential, transportContext)).toMatchObject({
       port: 2525,
       auth: { user: 'mailer', pass: PASSWORD },
       tls: { rejectUnauthorized: false },
@@ -521,13 +534,16 @@ describe('server refusals and broken connections', () => {
     expect(err.message).toContain('450 Mailbox busy');
   });
 
-  it('retries when the server is too busy to talk (421 greeting)', async () => {
+  it('retries when the server is too busy to talk (421 greeting), naming the reply code only', async () => {
     server = await startSmtpServer({
       onConnect: (_session, callback) => callback(smtpReply(421, 'Too many connections')),
     });
     const err = await failureOf(send(server, baseInput));
     expect(isPermanentError(err)).toBe(false);
-    expect(err.message).toContain('421 Too many connections');
+    expect(err.message).toMatch(
+      new RegExp(`^sending through 127\\.0\\.0\\.1:${server.port} failed: .*\\(reply 421\\)`),
+    );
+    expect(err.message).not.toContain('Too many connections');
   });
 
   it('retries when the server drops the connection during the envelope', async () => {
@@ -576,6 +592,7 @@ describe('server refusals and broken connections', () => {
       testAction(plugin, 'send', {
         input: baseInput,
         credential: { host: '127.0.0.1', port, security: 'NONE', from: SENDER },
+        connect: localConnect,
       }),
     );
     expect(isPermanentError(err)).toBe(false);
@@ -693,3 +710,138 @@ describe('cancellation', () => {
     expect(server.connections).toBe(0);
   });
 });
+
+/** A TCP service that is not an SMTP server: it writes `banner` on connect and answers every line with `reply`. */
+async function startFakeService(banner: string, reply?: string) {
+  const state = { connections: 0 };
+  const service = net.createServer((socket) => {
+    state.connections++;
+    socket.on('error', () => {});
+    socket.write(banner);
+    if (reply !== undefined) socket.on('data', () => socket.write(reply));
+  });
+  await new Promise<void>((resolve) => service.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (service.address() as AddressInfo).port,
+    state,
+    close: () => new Promise<void>((resolve) => service.close(() => resolve())),
+  };
+}
+
+describe('egress policy: the SMTP connection is opened by ctx.connect', () => {
+  let server: TestSmtpServer;
+  beforeAll(async () => {
+    server = await startSmtpServer();
+  });
+  afterAll(() => server.close());
+  beforeEach(() => {
+    server.received.length = 0;
+  });
+
+  const strict = createEgressConnect();
+
+  it.each<[host: string, target: string, reason: RegExp]>([
+    ['127.0.0.1', '127.0.0.1', /egress blocked: 127\.0\.0\.1 — loopback address$/],
+    ['127.0.0.2', '127.0.0.2', /egress blocked: 127\.0\.0\.2 — loopback address$/],
+    ['localhost', 'localhost', /egress blocked: localhost — loopback host name$/],
+    ['::1', '[::1]', /egress blocked: ::1 — loopback address$/],
+    ['::ffff:127.0.0.1', '[::ffff:127.0.0.1]', /IPv4-mapped address of 127\.0\.0\.1 \(loopback address\)$/],
+    ['10.20.30.40', '10.20.30.40', /egress blocked: 10\.20\.30\.40 — private network \(RFC 1918\)$/],
+    ['192.168.1.25', '192.168.1.25', /private network/],
+    ['169.254.169.254', '169.254.169.254', /cloud metadata endpoint$/],
+    ['2130706433', '2130706433', /egress blocked: 2130706433 resolves to 127\.0\.0\.1 — loopback address$/],
+  ])('refuses %s before connecting, unless HOOKFLOW_EGRESS_ALLOW lists it', async (host, target, reason) => {
+    const err = await failureOf(
+      send(server, baseInput, { credential: credentialFor(server, { host }), connect: strict }),
+    );
+    expect(err).toBeInstanceOf(PermanentError);
+    expect(err.message).toMatch(new RegExp(`^sending through ${escape(target)}:${server.port} failed: `));
+    expect(err.message).toMatch(reason);
+    expect(server.connections).toBe(0);
+    expect(server.received).toEqual([]);
+  });
+
+  it('refuses a host name that resolves to a private address, before connecting', async () => {
+    const resolvesPrivate = createEgressConnect({
+      resolve: async () => [{ address: '10.0.0.5', family: 4 }],
+    });
+    const err = await failureOf(
+      send(server, baseInput, {
+        credential: credentialFor(server, { host: 'smtp.internal.example' }),
+        connect: resolvesPrivate,
+      }),
+    );
+    expect(err).toBeInstanceOf(PermanentError);
+    expect(err.message).toBe(
+      `sending through smtp.internal.example:${server.port} failed: egress blocked: smtp.internal.example resolves to 10.0.0.5 — private network (RFC 1918)`,
+    );
+    expect(server.connections).toBe(0);
+  });
+
+  it('sends through a loopback server that HOOKFLOW_EGRESS_ALLOW lists (by CIDR, or a host name by name)', async () => {
+    await send(server, baseInput, { connect: createEgressConnect({ allow: ['127.0.0.0/8'] }) });
+    const byName = createEgressConnect({
+      allow: ['mail.internal.example'],
+      resolve: async () => [{ address: '127.0.0.1', family: 4 }],
+    });
+    await send(server, baseInput, {
+      credential: credentialFor(server, { host: 'mail.internal.example' }),
+      connect: byName,
+    });
+    expect(server.received).toHaveLength(2);
+  });
+
+  it('never connects to a refused service, so nothing it would say reaches the error', async () => {
+    const banner = '+OK internal-cache ready, build 7f3e secret-banner\r\n';
+    const service = await startFakeService(banner);
+    try {
+      const err = await failureOf(
+        send(server, baseInput, {
+          credential: credentialFor(server, { host: '127.0.0.1', port: service.port }),
+          connect: strict,
+        }),
+      );
+      expect(err).toBeInstanceOf(PermanentError);
+      expect(err.message).toBe(
+        `sending through 127.0.0.1:${service.port} failed: egress blocked: 127.0.0.1 — loopback address`,
+      );
+      expect(service.state.connections).toBe(0);
+    } finally {
+      await service.close();
+    }
+  });
+
+  it.each<[what: string, banner: string, reply: string | undefined, expected: RegExp]>([
+    ['a banner that is no SMTP greeting', '+OK cache-7f3e secret-banner\r\n', undefined, /Invalid greeting/],
+    [
+      'a greeting-like banner, then refusals of EHLO and HELO',
+      '220 ftp-7f3e secret-banner\r\n',
+      '500 secret-banner: command not understood\r\n',
+      /Invalid HELO \(reply 500\)/,
+    ],
+  ])(
+    'does not echo what an allowed peer that is no SMTP server sent: %s',
+    async (_what, banner, reply, expected) => {
+      const service = await startFakeService(banner, reply);
+      try {
+        const err = await failureOf(
+          send(server, baseInput, {
+            credential: credentialFor(server, { host: '127.0.0.1', port: service.port }),
+          }),
+        );
+        expect(err.message).toMatch(new RegExp(`^sending through 127\\.0\\.0\\.1:${service.port} failed: `));
+        expect(err.message).toMatch(expected);
+        expect(service.state.connections).toBe(1);
+        const everything = JSON.stringify({ message: err.message, details: err.details, stack: err.stack });
+        expect(everything).not.toContain('secret-banner');
+        expect(everything).not.toContain('7f3e');
+      } finally {
+        await service.close();
+      }
+    },
+  );
+});
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { z } from 'zod';
 
 /** The plugin API this SDK implements; a plugin's package.json declares it as `"hookflow": { "apiVersion": 1 }`. */
@@ -24,11 +25,27 @@ export interface RunInfo {
   attempt: number;
 }
 
+export interface ConnectOptions {
+  /** Aborts connecting; once connected, aborting destroys the socket. Pass `ctx.signal`. */
+  signal?: AbortSignal;
+  /** Gives up connecting after this long (default 15 000 ms). */
+  timeoutMs?: number;
+}
+
+/** Opens a TCP connection to `host:port` (a host name or an IP address) and resolves once it is connected. */
+export type ConnectFunction = (host: string, port: number, options?: ConnectOptions) => Promise<Socket>;
+
 export interface ActionContext<Cred = unknown> {
   /** The decrypted credential (validated against its schema), or undefined when the action needs none. */
   credential: Cred | undefined;
   /** Egress-checked fetch: private/loopback/metadata destinations are refused. Use it instead of the global fetch. */
   fetch: typeof fetch;
+  /**
+   * Egress-checked TCP connection for every protocol that is not HTTP (SMTP, databases, raw sockets): the
+   * same policy as `fetch`, applied to IP addresses and to every address a name resolves to, before any
+   * byte is sent. For TLS, wrap the socket: `tls.connect({ socket, servername })`. Use it instead of `net.connect`.
+   */
+  connect: ConnectFunction;
   logger: Logger;
   /** Aborted when the step is cancelled or times out; pass it on to every I/O call. */
   signal: AbortSignal;

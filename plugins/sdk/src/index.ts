@@ -45,6 +45,8 @@ export type {
   ActionInput,
   ActionOutput,
   AnyActionDefinition,
+  ConnectFunction,
+  ConnectOptions,
   CredentialDefinition,
   CredentialValue,
   Logger,

@@ -1,5 +1,13 @@
+import net from 'node:net';
 import type { z } from 'zod';
-import type { ActionContext, AnyActionDefinition, Logger, PluginDefinition, RunInfo } from './define';
+import type {
+  ActionContext,
+  AnyActionDefinition,
+  ConnectFunction,
+  Logger,
+  PluginDefinition,
+  RunInfo,
+} from './define';
 import { PermanentError } from './errors';
 import { parseOrThrowPermanent } from './validation';
 
@@ -10,6 +18,8 @@ export type TestActionOptions = {
   credential?: unknown;
   /** Defaults to the global fetch (no egress checks in the harness). */
   fetch?: typeof fetch;
+  /** Defaults to a plain TCP connection (no egress checks in the harness either). */
+  connect?: ConnectFunction;
   signal?: AbortSignal;
   logger?: Logger;
   idempotencyKey?: string;
@@ -18,6 +28,25 @@ export type TestActionOptions = {
 };
 
 const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+const CONNECT_TIMEOUT_MS = 15_000;
+
+/** The harness's `ctx.connect`: `net.connect`, resolved once connected, with the timeout and signal honoured. */
+const plainConnect: ConnectFunction = (host, port, options = {}) => {
+  if (options.signal?.aborted) return Promise.reject(options.signal.reason);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port, signal: options.signal });
+    const timedOut = () => socket.destroy(new Error(`connecting to ${host}:${port} timed out`));
+    socket.setTimeout(options.timeoutMs ?? CONNECT_TIMEOUT_MS, timedOut);
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.setTimeout(0);
+      socket.off('timeout', timedOut);
+      socket.off('error', reject);
+      resolve(socket);
+    });
+  });
+};
 
 /**
  * Runs one action the way the host would, without Temporal: validates the input (and the
@@ -66,6 +95,7 @@ export async function testAction<P extends PluginDefinition<any, any>, K extends
   const ctx: ActionContext<unknown> = {
     credential,
     fetch: options.fetch ?? globalThis.fetch,
+    connect: options.connect ?? plainConnect,
     logger: options.logger ?? silentLogger,
     signal: options.signal ?? new AbortController().signal,
     heartbeat: options.heartbeat ?? (() => {}),
