@@ -80,7 +80,7 @@ function collect(req: IncomingMessage, decoder: Transform | undefined, limits: B
     const onBody = (chunk: Buffer) => {
       bodyBytes += chunk.length;
       if (bodyBytes > maxBytes) {
-        return settle(tooLarge(`the body passed the limit of ${maxBytes} bytes`, bodyBytes));
+        return settle(tooLarge(`the inflated body passed the limit of ${maxBytes} bytes`, bodyBytes));
       }
       chunks.push(chunk);
     };

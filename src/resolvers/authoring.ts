@@ -1,9 +1,11 @@
 import { GraphQLJSON } from 'graphql-scalars';
 import { Arg, Ctx, Field, ID, Mutation, ObjectType, Query, registerEnumType, Resolver } from 'type-graphql';
+import { depthOf, MAX_JSON_DEPTH } from '../ingress/body';
 import { validatorFor } from '../ingress/validator';
 import { Delivery } from '../schema/Delivery';
 import { TriggerVariableView } from '../schema/graphql-types';
 import { getDelivery } from '../services/deliveries';
+import { BadInputError } from '../services/errors';
 import { inferVariables } from '../services/infer';
 import { ValueType } from '../services/json-schema-paths';
 import { SuggestionSource, variableSuggestions, type VariableSuggestion } from '../services/references';
@@ -97,6 +99,12 @@ export class AuthoringResolver {
     @Arg('payload', () => GraphQLJSON) payload: unknown,
     @Ctx() ctx: GraphqlContext,
   ): Promise<Delivery> {
+    // The webhook body's limit, checked before anything walks the payload recursively (JSON.stringify would overflow).
+    if (depthOf(payload) > MAX_JSON_DEPTH) {
+      throw new BadInputError('the test payload is nested too deep', [
+        { path: 'payload', message: `is nested deeper than ${MAX_JSON_DEPTH} levels` },
+      ]);
+    }
     return sendTestWebhook(ctx.em, ctx.scope, ctx.services, ingressCheck, flowId, payload);
   }
 }

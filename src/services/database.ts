@@ -33,8 +33,11 @@ export type Database = {
   close(): Promise<void>;
 };
 
-/** SQLSTATEs of a server that cannot serve now: connection exceptions, insufficient resources, shutting down or starting. */
-const UNAVAILABLE_SQLSTATE = /^(08|53|57P0[1-5])/;
+/**
+ * SQLSTATEs of a server that cannot serve now: connection exceptions (not 08P01, a protocol violation: our bug),
+ * insufficient resources, shutting down or starting.
+ */
+const UNAVAILABLE_SQLSTATE = /^(08\d{3}|53|57P0[1-5])/;
 const NETWORK_ERRORS = new Set([
   'ECONNREFUSED',
   'ECONNRESET',

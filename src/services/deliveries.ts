@@ -90,7 +90,7 @@ async function insert(
       JSON.stringify(incoming.headers),
       JSON.stringify(incoming.query),
       incoming.body == null ? null : JSON.stringify(incoming.body),
-      incoming.contentType ?? null,
+      incoming.contentType?.slice(0, MAX_CONTENT_TYPE) ?? null,
       incoming.sizeBytes,
       incoming.rejectReason ?? null,
       JSON.stringify(incoming.validationErrors ?? []),
@@ -104,6 +104,9 @@ async function insert(
   );
   return row?.id;
 }
+
+/** The content_type column's size; the whole header is kept with the other headers. */
+const MAX_CONTENT_TYPE = 255;
 
 /** Keys longer than the column are replaced by their hash, so any sender's id fits. */
 function normaliseKey(key: string): string {

@@ -37,10 +37,12 @@ export async function measureRuns(ctx: PhaseContext, parts: Parts): Promise<void
   };
 
   // Warm-up (not measured): the first runs pay for worker start-up, JIT and caches.
-  ctx.log(`warm-up: ${JSON.stringify(await burst(ctx, sink, oneStep, '/one/s1/', 'warm1', WARMUP_RUNS))}`);
-  ctx.log(
-    `warm-up: ${JSON.stringify(await burst(ctx, sink, threeSteps, '/three/s3/', 'warm3', WARMUP_RUNS))}`,
-  );
+  for (const [url, lastStep, tag] of [
+    [oneStep, '/one/s1/', 'warm1'],
+    [threeSteps, '/three/s3/', 'warm3'],
+  ] as const) {
+    ctx.log(`warm-up ${tag}: ${JSON.stringify(await burst(ctx, sink, url, lastStep, tag, WARMUP_RUNS))}`);
+  }
 
   if (parts.runs) {
     out.runs.oneStep = await burst(ctx, sink, oneStep, '/one/s1/', 'run1', BURST);
@@ -49,7 +51,15 @@ export async function measureRuns(ctx: PhaseContext, parts: Parts): Promise<void
     ctx.log(`runs, 3 steps: ${JSON.stringify(out.runs.threeSteps)}`);
   }
   if (parts.firstAction) {
-    out.firstAction = await firstAction(ctx, sink, oneStep, '/one/s1/');
+    // Runs a timed-out burst left behind still compete with the trickle: say so rather than hide it.
+    const unfinished = [out.runs.oneStep, out.runs.threeSteps].reduce(
+      (sum, b) => sum + (b ? b.sent - b.non2xx - b.count : 0),
+      0,
+    );
+    out.firstAction = {
+      ...(await firstAction(ctx, sink, oneStep, '/one/s1/')),
+      ...(unfinished > 0 && { unfinishedRunsAtStart: unfinished }),
+    };
     ctx.log(`first action: ${JSON.stringify(out.firstAction)}`);
   }
   if (app.allInOnePid !== undefined) out.rssMiB = { runs: peakRssMiB(app.allInOnePid) };

@@ -29,8 +29,6 @@ export type HostileContext = {
   flows: HostileFlows;
   /** A connection to the app's database. */
   pg: Client;
-  /** http://127.0.0.1:<port> of a local server the template flow's step posts to. */
-  targetUrl: string;
 };
 
 /** What a case observed; `status` 0 means no answer came (the connection closed first). */

@@ -33,8 +33,30 @@ export type RawOptions = {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Responses in `data` that are complete (headers, and the body when Content-Length says how long it is). */
-export function parseResponses(data: Buffer, closed: boolean): RawResponse[] {
+/** Where the body that starts at `start` ends, or -1 when it has not fully arrived yet. */
+function bodyEnd(
+  data: Buffer,
+  start: number,
+  status: number,
+  headers: Record<string, string>,
+  closed: boolean,
+  toHead: boolean,
+) {
+  if (toHead || status < 200 || status === 204 || status === 304) return start;
+  if (headers['content-length']) {
+    const end = start + Number(headers['content-length']);
+    return end <= data.length ? end : -1;
+  }
+  if (headers['transfer-encoding'] === 'chunked') {
+    if (data.subarray(start, start + 5).toString() === '0\r\n\r\n') return start + 5;
+    const last = data.indexOf('\r\n0\r\n\r\n', start);
+    return last < 0 ? -1 : last + 7;
+  }
+  return closed ? data.length : -1;
+}
+
+/** The complete responses in `data`; `toHead`: they answer HEAD requests, so they have no body. */
+export function parseResponses(data: Buffer, closed: boolean, toHead = false): RawResponse[] {
   const responses: RawResponse[] = [];
   let at = 0;
   for (;;) {
@@ -47,11 +69,10 @@ export function parseResponses(data: Buffer, closed: boolean): RawResponse[] {
       const colon = line.indexOf(':');
       if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
     }
-    const length = status >= 200 && headers['content-length'] ? Number(headers['content-length']) : 0;
-    const bodyEnd = headers['content-length'] || status < 200 ? end + 4 + length : closed ? data.length : -1;
-    if (bodyEnd < 0 || bodyEnd > data.length) break;
-    responses.push({ status, headers, body: data.subarray(end + 4, bodyEnd).toString('utf8') });
-    at = bodyEnd;
+    const last = bodyEnd(data, end + 4, status, headers, closed, toHead);
+    if (last < 0) break;
+    responses.push({ status, headers, body: data.subarray(end + 4, last).toString('utf8') });
+    at = last;
   }
   return responses;
 }
@@ -63,8 +84,9 @@ export function rawExchange(port: number, steps: RawStep[], opts: RawOptions = {
   let bytesSent = 0;
   let closed = false;
   let answered = false;
+  const toHead = String(steps[0] ?? '').startsWith('HEAD ');
 
-  const responses = () => parseResponses(Buffer.concat(received), closed);
+  const responses = () => parseResponses(Buffer.concat(received), closed, toHead);
   const finalCount = () => responses().filter((r) => r.status >= 200).length;
 
   const done = new Promise<void>((resolve) => {

@@ -127,10 +127,11 @@ export const contentTypeCases: HostileCase[] = [
   },
   {
     id: 'H-CT-009',
-    title: 'multipart/form-data with an empty boundary: 400',
+    title: 'multipart/form-data with an empty boundary ("--" delimiters) is still parsed',
     send: (ctx, id) =>
       sendOpen(ctx, id, 'multipart/form-data; boundary=""', multipart('', [field('a', '1')])),
-    expect: MALFORMED(),
+    expect: ACCEPTED,
+    check: storedBody({ a: '1' }),
   },
   {
     id: 'H-CT-010',
@@ -356,7 +357,7 @@ export const contentTypeCases: HostileCase[] = [
     check: async (r, ctx, id) => {
       notPolluted(r, ctx, id);
       expect(JSON.stringify((await storedFor(ctx, id))[0]!.body)).toBe(
-        '{"__proto__":{"polluted":"yes"},"a":"1"}',
+        '{"a":"1","__proto__":{"polluted":"yes"}}',
       );
     },
   },

@@ -209,9 +209,9 @@ export const headerCases: HostileCase[] = [
   },
   {
     id: 'H-HDR-019',
-    title: 'a request target that is not a path: 400, nothing stored',
+    title: 'an asterisk request target: 404, nothing stored',
     send: (ctx, id) =>
-      raw(ctx, [`POST * HTTP/1.1\r\nHost: x\r\n${CASE_HEADER}: ${id}\r\nContent-Length: 2\r\n\r\n{}`], CLOSE),
+      raw(ctx, [`POST * HTTP/1.1\r\nHost: x\r\n${CASE_HEADER}: ${id}\r\nContent-Length: 2\r\n\r\n{}`]),
     expect: { status: 404, stored: [] },
   },
   {

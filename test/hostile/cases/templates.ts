@@ -52,7 +52,7 @@ const NOTES: [n: number, what: string, note: string][] = [
   [14, 'a reference with spaces', '{{ webhook.body }}'],
   [15, 'unbalanced braces', '}}{{webhook.body'],
   [16, 'a reference to the idempotency headers', '{{webhook.headers.idempotency-key}}'],
-  [17, '20 000 opening braces', '{{'.repeat(10_000)],
+  [17, '2000 opening braces', '{{'.repeat(1_000)],
 ];
 
 export const templateCases: HostileCase[] = [
