@@ -64,45 +64,99 @@ export async function recordDelivery(
 }
 
 /** The new row's id, or undefined when its idempotency key was claimed already. */
-async function insert(
+function insert(
   db: Database,
   active: ActiveTrigger,
   incoming: IncomingDelivery & { duplicateOf?: string },
 ): Promise<string | undefined> {
-  const { startedAt } = incoming;
-  const [row] = await db.sql<{ id: string }>(
-    `insert into delivery (id, workspace_id, flow_id, trigger_id, flow_version, status, idempotency_key, method,
-       headers, query, body, content_type, size_bytes, reject_reason, validation_errors, received_at,
-       dispatch_state, is_test, duplicate_of, source_ip, accept_latency_ms)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb, $10::text::jsonb, $11::text::jsonb, $12, $13, $14,
-       $15::text::jsonb, $16, $17, $18, $19, $20, $21)
-     on conflict (trigger_id, idempotency_key) do nothing
-     returning id`,
-    [
-      randomUUID(),
-      active.workspaceId,
-      active.flowId,
-      active.triggerId,
-      active.flowVersion,
-      incoming.status,
-      incoming.idempotencyKey ?? null,
-      incoming.method,
-      JSON.stringify(incoming.headers),
-      JSON.stringify(incoming.query),
-      incoming.body == null ? null : JSON.stringify(incoming.body),
-      incoming.contentType?.slice(0, MAX_CONTENT_TYPE) ?? null,
-      incoming.sizeBytes,
-      incoming.rejectReason ?? null,
-      JSON.stringify(incoming.validationErrors ?? []),
-      incoming.receivedAt ?? new Date(),
+  let inserts = batchers.get(db);
+  if (!inserts) batchers.set(db, (inserts = new BatchedInserts(db)));
+  return inserts.insert({
+    id: randomUUID(),
+    workspace_id: active.workspaceId,
+    flow_id: active.flowId,
+    trigger_id: active.triggerId,
+    flow_version: active.flowVersion,
+    status: incoming.status,
+    idempotency_key: incoming.idempotencyKey ?? null,
+    method: incoming.method,
+    headers: incoming.headers,
+    query: incoming.query,
+    body: incoming.body ?? null,
+    content_type: incoming.contentType?.slice(0, MAX_CONTENT_TYPE) ?? null,
+    size_bytes: incoming.sizeBytes,
+    reject_reason: incoming.rejectReason ?? null,
+    validation_errors: incoming.validationErrors ?? [],
+    received_at: incoming.receivedAt ?? new Date(),
+    dispatch_state:
       incoming.status === DeliveryStatus.ACCEPTED ? DispatchState.PENDING : DispatchState.DISPATCHED,
-      incoming.isTest ?? false,
-      incoming.duplicateOf ?? null,
-      incoming.sourceIp ?? null,
-      startedAt === undefined ? null : Math.round(performance.now() - startedAt),
-    ],
-  );
-  return row?.id;
+    is_test: incoming.isTest ?? false,
+    duplicate_of: incoming.duplicateOf ?? null,
+    source_ip: incoming.sourceIp ?? null,
+    accept_latency_ms:
+      incoming.startedAt === undefined ? null : Math.round(performance.now() - incoming.startedAt),
+  });
+}
+
+type DeliveryRow = { id: string } & Record<string, unknown>;
+const batchers = new WeakMap<Database, BatchedInserts>();
+const MAX_BATCH = 500;
+
+/**
+ * Group commit: deliveries that arrive while an insert is in flight go together in the next statement, so under
+ * load the database sees one statement for many requests (and at low load nothing waits). Each caller still
+ * gets its answer only after the statement holding its row committed. If a batch fails, its rows are tried one
+ * by one, so one bad row fails only its own request.
+ */
+class BatchedInserts {
+  private queue: { row: DeliveryRow; done(id: string | undefined, err?: unknown): void }[] = [];
+  private flushing = false;
+
+  constructor(private readonly db: Database) {}
+
+  insert(row: DeliveryRow): Promise<string | undefined> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ row, done: (id, err) => (err ? reject(err as Error) : resolve(id)) });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    while (this.queue.length) {
+      const batch = this.queue.splice(0, MAX_BATCH);
+      try {
+        const inserted = await this.write(batch.map((b) => b.row));
+        for (const b of batch) b.done(inserted.has(b.row.id) ? b.row.id : undefined);
+      } catch (err) {
+        if (batch.length === 1) batch[0]!.done(undefined, err);
+        else await this.oneByOne(batch);
+      }
+    }
+    this.flushing = false;
+  }
+
+  private async oneByOne(batch: typeof this.queue): Promise<void> {
+    for (const b of batch) {
+      try {
+        const inserted = await this.write([b.row]);
+        b.done(inserted.has(b.row.id) ? b.row.id : undefined);
+      } catch (err) {
+        b.done(undefined, err);
+      }
+    }
+  }
+
+  /** The ids inserted; a row whose idempotency key was claimed already is left out. */
+  private async write(rows: DeliveryRow[]): Promise<Set<string>> {
+    const inserted = await this.db.sql<{ id: string }>(
+      `insert into delivery select * from json_populate_recordset(null::delivery, $1::json)
+       on conflict (trigger_id, idempotency_key) do nothing
+       returning id`,
+      [JSON.stringify(rows)],
+    );
+    return new Set(inserted.map((r) => r.id));
+  }
 }
 
 /** The content_type column's size; the whole header is kept with the other headers. */
