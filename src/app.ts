@@ -13,9 +13,11 @@ import { bootstrap } from './services/api-keys';
 import { SecretBox } from './services/crypto';
 import { openDatabase } from './services/database';
 import { lockDataDir } from './services/data-dir-lock';
+import { Metrics } from './services/metrics';
 import { CredentialService } from './services/credentials';
 import { Dispatcher } from './services/dispatcher';
 import { Reconciler } from './services/reconciler';
+import { RetentionService } from './services/retention';
 import { PostgresEventBus } from './services/events';
 import { FlowService } from './services/flows';
 import { PluginService } from './services/plugins';
@@ -114,6 +116,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       warn: (m) => log.warn(m),
     });
     cleanups.push(() => events.close());
+    const metrics = new Metrics();
+    metrics.watchEventListener(() => events.listening());
     const credentials = new CredentialService({ box, registry });
     const workerQueues = config.temporal.workerQueues ?? [config.temporal.taskQueue];
     const plugins = new PluginService({
@@ -186,6 +190,10 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     app.get('/healthz', (_req, res) => {
       res.json({ status: 'ok' });
     });
+    // Unauthenticated like the health checks: keep it off the public internet (see the README).
+    app.get('/metrics', async (_req, res) => {
+      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    });
     app.get('/readyz', async (_req, res) => {
       const checks = {
         database: await db
@@ -204,11 +212,15 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     if (config.roles.includes('api')) {
       const graphql = await mountGraphql({ app, httpServer: server, services, log });
       cleanups.push(() => graphql.stop());
+      const retention = new RetentionService(db, config.retention, log);
+      retention.start();
+      cleanups.push(() => retention.stop());
     }
     if (config.roles.includes('ingress') && starter) {
       const dispatcher = new Dispatcher(db, starter, { log });
       const reconciler = new Reconciler(db, starter, { log });
-      app.use(webhookRouter(services, dispatcher, log, { waiter: starter })); // waiter: SYNC response mode
+      metrics.watchBacklog(() => dispatcher.backlog());
+      app.use(webhookRouter(services, dispatcher, log, { waiter: starter, metrics })); // waiter: SYNC response mode
       dispatcher.startRelay();
       reconciler.start();
       cleanups.push(() => reconciler.stop());
@@ -220,6 +232,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         registry,
         fetch: createEgressFetch({ allow: config.egressAllow }),
         log,
+        metrics,
       });
       // One worker per served queue: the main one runs workflows and first-party steps; others run the steps
       // of installed plugins routed to them (HOOKFLOW_WORKER_QUEUES).

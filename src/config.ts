@@ -71,6 +71,10 @@ export const configSchema = z
     HOOKFLOW_SECRET_KEY: secretKey,
     HOOKFLOW_ADMIN_KEY: optionalString.pipe(z.string().min(24, 'must be at least 24 characters').optional()),
     HOOKFLOW_EGRESS_ALLOW: csv,
+    HOOKFLOW_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(30),
+    HOOKFLOW_RETENTION_MAX_DELIVERIES: optionalString.pipe(
+      z.coerce.number<string | undefined>().int().min(1).optional(),
+    ),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((c, ctx) => {
@@ -102,6 +106,12 @@ export type Config = {
   secretKey?: Buffer;
   adminKey?: string;
   egressAllow: string[];
+  retention: {
+    /** Deliveries older than this are deleted with their runs (a workspace may set its own). */
+    days: number;
+    /** Per workspace: at most this many deliveries are kept, the newest; unset: no limit. */
+    maxDeliveries?: number;
+  };
   logLevel: string;
 };
 
@@ -140,6 +150,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     secretKey: c.HOOKFLOW_SECRET_KEY ? Buffer.from(c.HOOKFLOW_SECRET_KEY, 'base64') : undefined,
     adminKey: c.HOOKFLOW_ADMIN_KEY,
     egressAllow: c.HOOKFLOW_EGRESS_ALLOW,
+    retention: { days: c.HOOKFLOW_RETENTION_DAYS, maxDeliveries: c.HOOKFLOW_RETENTION_MAX_DELIVERIES },
     logLevel: c.LOG_LEVEL,
   };
 }

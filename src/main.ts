@@ -1,7 +1,7 @@
 import 'reflect-metadata';
-import pino from 'pino';
 import { startApp } from './app';
 import { ConfigError, loadConfig } from './config';
+import { createLogger } from './logger';
 
 /** A stopping process exits within this time (container orchestrators wait about 10 s before SIGKILL). */
 const STOP_DEADLINE_MS = 9_000;
@@ -17,7 +17,7 @@ async function main() {
     }
     throw err;
   }
-  const log = pino({ level: config.logLevel });
+  const log = createLogger(config.logLevel);
   const started = Date.now();
   const app = await startApp(config, log);
 

@@ -6,6 +6,7 @@ import type { StepDefinition } from '../schema/definitions';
 import type { Services } from '../services';
 import type { FlowEvent } from '../services/events';
 import { NO_REDACTION, Redactor } from '../services/credentials';
+import { Metrics } from '../services/metrics';
 import {
   FlowVersionCache,
   beginRun,
@@ -36,6 +37,8 @@ export type ActivityDeps = {
   registry: PluginRegistry;
   fetch: typeof fetch;
   log: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
+  /** Records run and step durations and step failures. */
+  metrics?: Metrics;
 };
 
 const DEFAULT_RETRY: RetryPlan = {
@@ -68,7 +71,12 @@ export function createActivities(deps: ActivityDeps): FlowActivities & FlowActiv
         runId: run.runId,
         deliveryId: run.deliveryId,
       })
-      .catch((err: Error) => deps.log.warn({ err, type: e.type }, 'could not publish an event'));
+      .catch((err: Error) =>
+        deps.log.warn(
+          { err, type: e.type, runId: run.runId, stepKey: e.stepKey },
+          'could not publish an event',
+        ),
+      );
 
   const pinned = async (run: RunRef): Promise<PinnedVersion> => {
     const version = await versions.get(run.flowId, run.flowVersion);
@@ -93,7 +101,10 @@ export function createActivities(deps: ActivityDeps): FlowActivities & FlowActiv
 
   /** Ends the run once; only the call that changed it publishes. */
   const finish = async (run: RunRef, status: RunStatus.COMPLETED | RunStatus.FAILED, error?: string) => {
-    if (await endRun(db, run.runId, status, error)) {
+    const keepsNoPayload = (await pinned(run)).trigger.storePayload === false; // cached: no query
+    const startedAt = await endRun(db, run.runId, status, error, keepsNoPayload);
+    if (startedAt) {
+      deps.metrics?.runDuration.observe({ status }, Metrics.since(startedAt));
       await publish(run, { type: 'RUN_FINISHED', status, message: error });
     }
   };
@@ -203,6 +214,7 @@ export function createActivities(deps: ActivityDeps): FlowActivities & FlowActiv
     const beat = setInterval(() => activity.heartbeat(), HEARTBEAT_EVERY_MS);
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(new StepTimeout(plan.timeoutMs)), plan.timeoutMs);
+    const attemptStart = performance.now();
     try {
       if (failure) throw failure;
       if (step.strictReferences && rendered.missing.length) {
@@ -223,10 +235,18 @@ export function createActivities(deps: ActivityDeps): FlowActivities & FlowActiv
         }),
       );
       await storeOutput(claimed, redact.value(output));
+      deps.metrics?.stepDuration.observe(
+        { plugin: step.plugin, status: 'SUCCEEDED' },
+        Metrics.since(attemptStart),
+      );
       await publish(run, { type: 'STEP_SUCCEEDED', stepKey: step.key, status: StepRunStatus.SUCCEEDED });
       return ended({ status: 'SUCCEEDED' });
     } catch (err) {
       if (err instanceof StoreFailure) throw err.cause;
+      deps.metrics?.stepDuration.observe(
+        { plugin: step.plugin, status: 'FAILED' },
+        Metrics.since(attemptStart),
+      );
       throw await failedAttempt(run, step, claimed, plan.retry, redact, err);
     } finally {
       clearTimeout(timer);
@@ -246,6 +266,7 @@ export function createActivities(deps: ActivityDeps): FlowActivities & FlowActiv
     const message = redact.text(err instanceof Error ? err.message : String(err));
     const permanent = isPermanentError(err);
     const last = permanent || claimed.attempts >= retry.maximumAttempts;
+    deps.metrics?.stepFailures.inc({ plugin: step.plugin, final: String(last) });
     // Not retried here: if the database is away, the engine retries the whole step once it is back.
     await settleStep(db, claimed, {
       status: last ? StepRunStatus.FAILED : StepRunStatus.RUNNING,

@@ -8,6 +8,7 @@ import { ActiveTriggers, type ActiveTrigger } from '../services/active-triggers'
 import { isDatabaseUnavailable } from '../services/database';
 import { recordDelivery, type IncomingDelivery } from '../services/deliveries';
 import type { Dispatcher } from '../services/dispatcher';
+import { Metrics } from '../services/metrics';
 import { findUnstorableText } from '../services/unstorable-text';
 import { credentialHeaders, unsealAuth, verifyAuth } from './auth';
 import { parseBody, type ParsedBody } from './body';
@@ -24,6 +25,8 @@ type Log = { warn(obj: object, msg: string): void; error(obj: object, msg: strin
 export type WebhookRouterOptions = {
   /** Lets SYNC triggers wait for their run; without it they answer 202 like ASYNC ones. */
   waiter?: RunWaiter;
+  /** Records deliveries, accept latency and dispatch lag. */
+  metrics?: Metrics;
 };
 
 /** One body for every 404, so unknown, rotated and paused URLs cannot be told apart. */
@@ -90,12 +93,21 @@ export function webhookRouter(
   const router = express.Router();
   const rateLimits = new TriggerRateLimits();
   const triggers = new ActiveTriggers(services.db, services.events);
+  const { metrics } = options;
+  /** Starts the delivery's run; the lag from receipt is recorded when this process started it. */
+  const dispatch = (deliveryId: string, receivedAt: Date) =>
+    dispatcher.dispatch(deliveryId).then((started) => {
+      if (started) metrics?.dispatchLag.observe(Metrics.since(receivedAt));
+      return started;
+    });
 
   /** Events never change an answer: once a delivery is committed, its sender gets its 2xx. */
   const publish = (event: Omit<FlowEvent, 'at'>) =>
     services.events
       .publish(event)
-      .catch((err: Error) => log.warn({ err: err.message, type: event.type }, 'could not publish an event'));
+      .catch((err: Error) =>
+        log.warn({ err, type: event.type, deliveryId: event.deliveryId }, 'could not publish an event'),
+      );
 
   router.all('/api/webhook/:token', async (req: Request, res: Response) => {
     const startedAt = performance.now();
@@ -130,6 +142,7 @@ export function webhookRouter(
       if (err instanceof WebhookRejection) {
         // Recorded before answering, so what the sender saw is already visible to the flow's owner.
         await recordRejection(active, incoming, err);
+        metrics?.deliveries.inc({ status: DeliveryStatus.REJECTED, reason: err.code });
         return send(res, rejectionAnswer(err));
       }
       failed(res, err, 'accepting the delivery failed');
@@ -139,7 +152,7 @@ export function webhookRouter(
   /** 503 with Retry-After only when the database is unavailable; any other failure is a bug (500). */
   function failed(res: Response, err: unknown, what: string) {
     if (isDatabaseUnavailable(err)) {
-      log.error({ err: (err as Error).message }, `${what}: the database is unavailable`);
+      log.error({ err }, `${what}: the database is unavailable`);
       if (!res.headersSent) send(res, UNAVAILABLE);
     } else {
       log.error({ err }, what);
@@ -222,6 +235,7 @@ export function webhookRouter(
     const { deliveryId, duplicate, duplicateRowId } = await recordDelivery(services.db, active, incoming);
     const event = { workspaceId: active.workspaceId, flowId: active.flowId, deliveryId };
     if (duplicate) {
+      metrics?.deliveries.inc({ status: DeliveryStatus.DUPLICATE, reason: '' });
       send(res, { status: 200, headers: {}, body: { deliveryId, status: 'duplicate' } });
       // The event names the DUPLICATE row (its duplicateOf is the original, which the sender was given).
       await publish({
@@ -234,29 +248,32 @@ export function webhookRouter(
       return;
     }
 
+    metrics?.deliveries.inc({ status: DeliveryStatus.ACCEPTED, reason: '' });
     if (trigger.responseMode !== ResponseMode.SYNC || !options.waiter) {
       send(res, accepted(deliveryId));
+      metrics?.acceptLatency.observe(Metrics.since(incoming.startedAt!));
       // Published before the run can start, so subscribers see the delivery before its run.
       await publish({ ...event, type: 'DELIVERY_RECEIVED', status: DeliveryStatus.ACCEPTED });
-      void dispatcher.dispatch(deliveryId);
+      void dispatch(deliveryId, incoming.receivedAt!);
       return;
     }
     await publish({ ...event, type: 'DELIVERY_RECEIVED', status: DeliveryStatus.ACCEPTED });
-    send(res, await waitForRun(deliveryId, trigger, incoming.startedAt! + trigger.syncTimeoutMs));
+    const answer = await waitForRun(deliveryId, trigger, incoming);
+    send(res, answer);
+    metrics?.acceptLatency.observe(Metrics.since(incoming.startedAt!));
   }
 
   /** SYNC mode: the run's answer if it ends before the deadline, else 202 (the run goes on). */
   async function waitForRun(
     deliveryId: string,
     trigger: TriggerDefinition,
-    deadline: number,
+    incoming: IncomingDelivery,
   ): Promise<Answer> {
+    const deadline = incoming.startedAt! + trigger.syncTimeoutMs;
     try {
-      if (!(await dispatcher.dispatch(deliveryId))) return accepted(deliveryId);
+      if (!(await dispatch(deliveryId, incoming.receivedAt!))) return accepted(deliveryId);
       const outcome = await options.waiter!.waitForResult(deliveryId, deadline - performance.now());
-      return outcome
-        ? await syncAnswer(services.db.em(), deliveryId, trigger, outcome)
-        : accepted(deliveryId);
+      return outcome ? await syncAnswer(services.db, deliveryId, trigger, outcome) : accepted(deliveryId);
     } catch (err) {
       log.warn({ deliveryId, err }, 'could not wait for the run');
       return accepted(deliveryId);
@@ -294,7 +311,7 @@ export function webhookRouter(
         message: rejection.code,
       });
     } catch (err) {
-      log.warn({ err: (err as Error).message }, 'could not record a rejected delivery');
+      log.warn({ err }, 'could not record a rejected delivery');
     }
   }
 

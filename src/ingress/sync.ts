@@ -1,8 +1,7 @@
-import type { EntityManager } from '@mikro-orm/core';
 import type { TriggerDefinition } from '../schema/definitions';
-import { RunStatus, StepRunStatus } from '../schema/enums';
-import { Run } from '../schema/Run';
-import { loadRunContext, runTemplateScope } from '../services/runs';
+import { RunStatus } from '../schema/enums';
+import type { Database } from '../services/database';
+import { findRunRef, loadStepScope } from '../services/run-store';
 import type { RunOutcome } from '../temporal/starter';
 import { renderString, renderValue, toText } from '../templates';
 
@@ -35,30 +34,33 @@ const RESERVED = new Set([
  * The database is the record of the outcome; a run it does not show as finished yet is answered as 202.
  */
 export async function syncAnswer(
-  em: EntityManager,
+  db: Database,
   deliveryId: string,
   trigger: TriggerDefinition,
   outcome: RunOutcome,
 ): Promise<Answer> {
-  const run = outcome.runId
-    ? await em.findOne(Run, { id: outcome.runId })
-    : await em.findOne(Run, { delivery: deliveryId }, { orderBy: { startedAt: 'desc' } });
+  const [run] = await db.sql<{ id: string; status: RunStatus; failed_step: string | null }>(
+    `select r.id, r.status,
+       (select s.step_key from step_run s where s.run_id = r.id and s.status = 'FAILED' limit 1) as failed_step
+     from run r where ${outcome.runId ? 'r.id = $1' : 'r.delivery_id = $1'} order by r.started_at desc limit 1`,
+    [outcome.runId ?? deliveryId],
+  );
   if (!run || run.status === RunStatus.RUNNING) return accepted(deliveryId);
-  const ctx = await loadRunContext(em, run.id);
   if (run.status === RunStatus.FAILED) {
-    const failed = ctx.steps.find((s) => s.status === StepRunStatus.FAILED);
     return {
       status: 500,
       headers: {},
       body: {
         error: 'run_failed',
-        deliveryId: deliveryId,
+        deliveryId,
         runId: run.id,
-        message: failed ? `the flow failed at step "${failed.stepKey}"` : 'the flow failed',
+        message: run.failed_step ? `the flow failed at step "${run.failed_step}"` : 'the flow failed',
       },
     };
   }
-  const scope = runTemplateScope(ctx);
+  const ref = (await findRunRef(db, run.id))!;
+  // The delivery of a run that just finished is there: only deleting its flow removes it.
+  const scope = (await loadStepScope(db, ref, trigger.label))!;
   const response = trigger.response;
   const headers: Record<string, string> = {};
   for (const [name, template] of Object.entries(response?.headers ?? {})) {
@@ -67,7 +69,7 @@ export async function syncAnswer(
   }
   const body =
     response?.body === undefined || response.body === null
-      ? { deliveryId: deliveryId, runId: run.id, status: 'completed' }
+      ? { deliveryId, runId: run.id, status: 'completed' }
       : renderValue(response.body, scope).value;
   return { status: response?.status ?? 200, headers, body };
 }

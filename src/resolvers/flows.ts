@@ -83,7 +83,11 @@ export class FlowResolver {
   async trigger(@Root() flow: Flow, @Ctx() ctx: GraphqlContext): Promise<WebhookTriggerView> {
     const { auth, ...trigger } = (await this.currentVersion(ctx, flow)).trigger;
     const { sealedSecrets, sealedPassword: _password, ...visible } = auth;
-    return { ...trigger, auth: { ...visible, secretCount: sealedSecrets.length } };
+    return {
+      ...trigger,
+      storePayload: trigger.storePayload !== false, // versions saved before the setting existed kept payloads
+      auth: { ...visible, secretCount: sealedSecrets.length },
+    };
   }
 
   @FieldResolver(() => [StepView], { description: 'The steps of the current version, in order' })

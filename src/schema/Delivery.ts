@@ -110,4 +110,12 @@ export class Delivery {
   @Field(() => Boolean)
   @Property({ type: 'boolean' })
   isTest: boolean & Opt = false;
+
+  @Field(() => Date, {
+    nullable: true,
+    description:
+      'Set when the payload was not kept (its trigger has storePayload: false): body, query and headers were erased at this time',
+  })
+  @Property({ type: 'datetime', nullable: true })
+  payloadErasedAt?: Date;
 }

@@ -10,6 +10,10 @@ export class Workspace {
   @Property()
   name!: string;
 
+  /** Days deliveries are kept in this workspace; null: the installation's HOOKFLOW_RETENTION_DAYS. */
+  @Property({ type: 'integer', nullable: true })
+  retentionDays?: number;
+
   @Property({ type: 'datetime' })
   createdAt: Date & Opt = new Date();
 }

@@ -168,6 +168,11 @@ export const triggerSchema = z.object({
       burst: z.number().int().min(1).max(1_000_000).nullish(),
     })
     .nullish(),
+  /** False: the payload is erased when the run ends (privacy); rejected and duplicate requests keep none. */
+  storePayload: z
+    .boolean()
+    .nullish()
+    .transform((v) => v ?? true),
   /** Header names and query keys redacted from stored deliveries besides the default list (case-insensitive). */
   redact: z
     .object({

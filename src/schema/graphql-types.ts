@@ -118,6 +118,9 @@ export class WebhookTriggerView {
 
   @Field(() => TriggerRedactionView, { nullable: true })
   redact?: TriggerRedactionView | null;
+
+  @Field(() => Boolean, { description: 'False: each payload is erased when its run ends' })
+  storePayload!: boolean;
 }
 
 @ObjectType('Step')
@@ -286,6 +289,13 @@ export class WebhookTriggerInput {
       'Header names and query keys to redact from stored deliveries and templates, besides the default list',
   })
   redact?: TriggerRedactionInput | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description:
+      'False keeps no payload (privacy): it is stored only until its run ends, then erased; such deliveries cannot be replayed (default true)',
+  })
+  storePayload?: boolean | null;
 }
 
 @InputType()

@@ -71,6 +71,8 @@ function insert(
 ): Promise<string | undefined> {
   let inserts = batchers.get(db);
   if (!inserts) batchers.set(db, (inserts = new BatchedInserts(db)));
+  // A trigger that keeps no payload stores it only for its run: a rejected or duplicate request never runs.
+  const erased = active.trigger.storePayload === false && incoming.status !== DeliveryStatus.ACCEPTED;
   return inserts.insert({
     id: randomUUID(),
     workspace_id: active.workspaceId,
@@ -80,9 +82,9 @@ function insert(
     status: incoming.status,
     idempotency_key: incoming.idempotencyKey ?? null,
     method: incoming.method,
-    headers: incoming.headers,
-    query: incoming.query,
-    body: incoming.body ?? null,
+    headers: erased ? {} : incoming.headers,
+    query: erased ? {} : incoming.query,
+    body: erased ? null : (incoming.body ?? null),
     content_type: incoming.contentType?.slice(0, MAX_CONTENT_TYPE) ?? null,
     size_bytes: incoming.sizeBytes,
     reject_reason: incoming.rejectReason ?? null,
@@ -93,6 +95,7 @@ function insert(
     is_test: incoming.isTest ?? false,
     duplicate_of: incoming.duplicateOf ?? null,
     source_ip: incoming.sourceIp ?? null,
+    payload_erased_at: erased ? new Date() : null,
     accept_latency_ms:
       incoming.startedAt === undefined ? null : Math.round(performance.now() - incoming.startedAt),
   });

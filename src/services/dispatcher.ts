@@ -63,6 +63,11 @@ export class Dispatcher {
     });
   }
 
+  /** Starts waiting here: queued plus in flight (read-only, for the backlog metric). */
+  backlog(): number {
+    return this.queue.length + this.inFlight.size;
+  }
+
   private pump(): void {
     const limit = this.opts.concurrency ?? 32;
     while (this.inFlight.size < limit && this.queue.length) {

@@ -6,7 +6,7 @@ import { Flow } from '../schema/Flow';
 import { Run } from '../schema/Run';
 import type { Services } from '.';
 import { BadInputError, UnavailableError } from './errors';
-import { finishRun, startRun } from './runs';
+import { beginRun, endRun } from './run-store';
 import { findOwned, requireRole, type Scope } from './scope';
 
 export const NO_WORKFLOW_ENGINE =
@@ -23,7 +23,7 @@ export const NO_WORKFLOW_ENGINE =
 export async function replayDelivery(
   em: EntityManager,
   scope: Scope,
-  services: Pick<Services, 'starter' | 'events'>,
+  services: Pick<Services, 'starter' | 'events' | 'db'>,
   deliveryId: string,
 ): Promise<Run> {
   requireRole(scope, ApiKeyRole.EDITOR);
@@ -36,19 +36,28 @@ export async function replayDelivery(
       },
     ]);
   }
+  if (delivery.payloadErasedAt) {
+    throw new BadInputError('cannot replay this delivery', [
+      {
+        path: 'id',
+        message: `its payload was not kept (the trigger stores no payload; erased at ${delivery.payloadErasedAt.toISOString()})`,
+      },
+    ]);
+  }
   const starter = services.starter;
   if (!starter) throw new UnavailableError(`cannot replay: ${NO_WORKFLOW_ENGINE}`);
 
   const flow = await em.findOneOrFail(Flow, { id: delivery.flow.id });
   const workflowId = `replay-${delivery.id}-${randomUUID()}`;
-  const { run } = await startRun(em, workflowId, delivery.id, flow.version);
+  const { ref } = (await beginRun(services.db, workflowId, delivery.id, flow.version))!;
   try {
     await starter.start(delivery.id, { workflowId, flowVersion: flow.version });
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
-    await finishRun(em, run.id, RunStatus.FAILED, `the replay could not be started: ${reason}`);
+    await endRun(services.db, ref.runId, RunStatus.FAILED, `the replay could not be started: ${reason}`);
     throw new UnavailableError(`the replay could not be started (${reason}); try again later`);
   }
+  const run = await em.findOneOrFail(Run, ref.runId);
   await services.events.publish({
     type: 'RUN_STARTED',
     workspaceId: scope.workspaceId,

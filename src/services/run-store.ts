@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { StepDefinition, TriggerDefinition } from '../schema/definitions';
 import { RunStatus, StepRunStatus } from '../schema/enums';
 import type { TemplateScope } from '../templates';
+import { REDACTED } from './credentials';
 import type { Database } from './database';
 
 /**
@@ -68,16 +69,18 @@ export async function findRunRef(db: Database, runId: string): Promise<RunRef | 
   return row && toRef(row);
 }
 
-/** Moves a running run to its final status once; false when it had already finished. */
+/** Moves a running run to its final status once: its start time, or undefined when it had already finished. */
 export async function endRun(
   db: Database,
   runId: string,
   status: RunStatus.COMPLETED | RunStatus.FAILED,
   error?: string,
-): Promise<boolean> {
+  /** The run's trigger keeps no payload (storePayload: false): erase it from the delivery. */
+  erasePayload = false,
+): Promise<Date | undefined> {
   const now = new Date();
-  const changed = await db.sql(
-    `update run set status = $1, error = $2, finished_at = $3 where id = $4 and status = 'RUNNING' returning id`,
+  const changed = await db.sql<{ started_at: string | Date }>(
+    `update run set status = $1, error = $2, finished_at = $3 where id = $4 and status = 'RUNNING' returning started_at`,
     [status, error ?? null, now, runId],
   );
   if (changed.length && status === RunStatus.FAILED) {
@@ -86,7 +89,25 @@ export async function endRun(
       [now, error ?? 'the run ended', runId],
     );
   }
-  return changed.length > 0;
+  if (changed.length && erasePayload) await erasePayloadOfRun(db, runId, now);
+  return changed[0] && new Date(changed[0].started_at);
+}
+
+/**
+ * Clears the body, the query and the header values of the run's delivery (headers already redacted stay, showing
+ * only that they were sent) and marks it erased. Left for later when another run of the delivery (a replay
+ * started before this one ended) still reads the payload: that run erases it when it ends.
+ */
+async function erasePayloadOfRun(db: Database, runId: string, now: Date): Promise<void> {
+  await db.sql(
+    `update delivery d set body = null, query = '{}'::jsonb, payload_erased_at = $1,
+       headers = coalesce(
+         (select jsonb_object_agg(h.key, h.value) from jsonb_each(d.headers) h where h.value = $2::jsonb),
+         '{}'::jsonb)
+     where d.id = (select delivery_id from run where id = $3) and d.payload_erased_at is null
+       and not exists (select 1 from run r where r.delivery_id = d.id and r.status = 'RUNNING')`,
+    [now, JSON.stringify(REDACTED), runId],
+  );
 }
 
 /** What a step's templates see: the delivery and the outputs of the run's steps that succeeded. */

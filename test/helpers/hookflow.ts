@@ -35,6 +35,7 @@ export async function testConfig(overrides: Partial<Config> = {}): Promise<Confi
     secretKey: randomBytes(32),
     adminKey: `hf_test_${randomBytes(16).toString('hex')}`,
     egressAllow: ['127.0.0.1', 'localhost'],
+    retention: { days: 30 },
     logLevel: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...overrides,
   };

@@ -10,7 +10,7 @@ import { createWorkspace } from '../../src/services/api-keys';
 import { ActiveTriggers } from '../../src/services/active-triggers';
 import { recordDelivery } from '../../src/services/deliveries';
 import type { FlowEventType } from '../../src/services/events';
-import { startRun } from '../../src/services/runs';
+import { beginRun } from '../../src/services/run-store';
 import {
   collect,
   errorCode,
@@ -996,9 +996,9 @@ describe('GraphQL API', () => {
       contentType: 'application/json',
       sizeBytes: 18,
     });
-    const { run } = await startRun(em, `delivery-${deliveryId}`, deliveryId);
+    const { ref } = (await beginRun(h.services.db, `delivery-${deliveryId}`, deliveryId))!;
     em.create(StepRun, {
-      run,
+      run: ref.runId,
       stepKey: 'notify',
       position: 0,
       plugin: 'http',
@@ -1010,6 +1010,6 @@ describe('GraphQL API', () => {
       finishedAt: new Date(),
     });
     await em.flush();
-    return { deliveryId, runId: run.id };
+    return { deliveryId, runId: ref.runId };
   }
 });
