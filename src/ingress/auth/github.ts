@@ -13,7 +13,7 @@ import {
 
 /**
  * GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>`. No timestamp in the scheme.
- * (@octokit/webhooks-methods is ESM-only and does not load under CommonJS, so node:crypto it is.)
+ * (node:crypto directly: the ESM-only Octokit helper does not load under CommonJS.)
  */
 export function verifyGithub(req: SignedRequest, keys: AuthKeys): AuthResult {
   const value = header(req.headers, 'x-hub-signature-256');
