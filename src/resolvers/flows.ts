@@ -95,7 +95,7 @@ export class FlowResolver {
     return (await this.currentVersion(ctx, flow)).steps;
   }
 
-  // Issue 3 (authoring): save-time reference checks, computed from the current version.
+  // Save-time reference checks, computed from the current version.
   @FieldResolver(() => [FlowWarningView], {
     description:
       'References in the current version that will have no value at run time: undeclared variables, unknown or later steps, unknown output fields, malformed templates',

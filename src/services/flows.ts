@@ -25,11 +25,11 @@ import { findOwned, requireRole, type Scope } from './scope';
 export interface PluginCatalog {
   hasAction(plugin: string, action: string, version: string): boolean;
   latestVersion(plugin: string): string | undefined;
-  /** Issue 4: a disabled plugin, or a template-free input that violates the action's schema (paths relative to the step). */
+  /** A disabled plugin, or a template-free input that violates the action's schema (paths relative to the step). */
   stepIssues?(plugin: string, action: string, version: string, input: unknown): IssueDetail[];
 }
 
-/** Issue 4: save-time checks of the steps' credentials (exist in the workspace, match the action's type). */
+/** Save-time checks of the steps' credentials (exist in the workspace, match the action's type). */
 export interface StepCredentialChecker {
   stepIssues(em: EntityManager, scope: Scope, steps: StepDefinition[]): Promise<IssueDetail[]>;
 }

@@ -17,8 +17,8 @@ export type Services = {
   registry: PluginRegistry;
   /** Present in processes that run the ingress role (or can reach Temporal for replays and test webhooks). */
   starter?: RunStarter;
-  /** The plugin marketplace (issue 4); optional so a bare API harness can run without it. */
+  /** The plugin marketplace; optional so a bare API harness can run without it. */
   plugins?: PluginService;
-  /** Encrypted credentials (issue 4). */
+  /** Encrypted credentials. */
   credentials?: CredentialService;
 };

@@ -11,7 +11,7 @@ import {
   describeError,
   readCapped,
 } from '@hookflow/sdk';
-// Slack incoming-webhook preset (issue 4).
+// Slack incoming-webhook preset.
 import { slackWebhook } from './slack-webhook';
 
 export {
