@@ -1,7 +1,7 @@
 import type { TriggerDefinition } from '../schema/definitions';
 import { RunStatus } from '../schema/enums';
 import type { Database } from '../services/database';
-import { findRunRef, loadStepScope } from '../services/run-store';
+import { findRunOutcome, loadStepScope } from '../services/run-store';
 import type { RunOutcome } from '../temporal/starter';
 import { renderString, renderValue, toText } from '../templates';
 
@@ -39,13 +39,9 @@ export async function syncAnswer(
   trigger: TriggerDefinition,
   outcome: RunOutcome,
 ): Promise<Answer> {
-  const [run] = await db.sql<{ id: string; status: RunStatus; failed_step: string | null }>(
-    `select r.id, r.status,
-       (select s.step_key from step_run s where s.run_id = r.id and s.status = 'FAILED' limit 1) as failed_step
-     from run r where ${outcome.runId ? 'r.id = $1' : 'r.delivery_id = $1'} order by r.started_at desc limit 1`,
-    [outcome.runId ?? deliveryId],
-  );
+  const run = await findRunOutcome(db, outcome.runId ? { runId: outcome.runId } : { deliveryId });
   if (!run || run.status === RunStatus.RUNNING) return accepted(deliveryId);
+  const runId = run.ref.runId;
   if (run.status === RunStatus.FAILED) {
     return {
       status: 500,
@@ -53,14 +49,13 @@ export async function syncAnswer(
       body: {
         error: 'run_failed',
         deliveryId,
-        runId: run.id,
-        message: run.failed_step ? `the flow failed at step "${run.failed_step}"` : 'the flow failed',
+        runId,
+        message: run.failedStep ? `the flow failed at step "${run.failedStep}"` : 'the flow failed',
       },
     };
   }
-  const ref = (await findRunRef(db, run.id))!;
   // The delivery of a run that just finished is there: only deleting its flow removes it.
-  const scope = (await loadStepScope(db, ref, trigger.label))!;
+  const scope = (await loadStepScope(db, run.ref, trigger.label))!;
   const response = trigger.response;
   const headers: Record<string, string> = {};
   for (const [name, template] of Object.entries(response?.headers ?? {})) {
@@ -69,7 +64,7 @@ export async function syncAnswer(
   }
   const body =
     response?.body === undefined || response.body === null
-      ? { deliveryId, runId: run.id, status: 'completed' }
+      ? { deliveryId, runId, status: 'completed' }
       : renderValue(response.body, scope).value;
   return { status: response?.status ?? 200, headers, body };
 }

@@ -170,22 +170,13 @@ function normaliseKey(key: string): string {
   return key.length <= 200 ? key : `sha256:${sha256(key)}`;
 }
 
-export async function markDispatched(em: EntityManager, deliveryId: string): Promise<void> {
-  await em.nativeUpdate(
-    Delivery,
-    { id: deliveryId, dispatchState: DispatchState.PENDING },
-    { dispatchState: DispatchState.DISPATCHED, dispatchedAt: new Date() },
+/** Marks the deliveries whose runs were started DISPATCHED, in one statement. */
+export async function markDispatched(db: Database, deliveryIds: string[]): Promise<void> {
+  await db.sql(
+    `update delivery set dispatch_state = 'DISPATCHED', dispatched_at = $1
+     where id = any($2::uuid[]) and dispatch_state = 'PENDING'`,
+    [new Date(), deliveryIds],
   );
-}
-
-/** Accepted deliveries that no workflow was started for yet, oldest first. */
-export async function undispatched(em: EntityManager, olderThan: Date, limit: number): Promise<string[]> {
-  const rows = await em.find(
-    Delivery,
-    { dispatchState: DispatchState.PENDING, status: DeliveryStatus.ACCEPTED, receivedAt: { $lt: olderThan } },
-    { fields: ['id'], orderBy: { receivedAt: 'asc' }, limit },
-  );
-  return rows.map((d) => d.id);
 }
 
 export function getDelivery(em: EntityManager, scope: Scope, id: string): Promise<Delivery> {

@@ -1,4 +1,5 @@
 import type { Database } from './database';
+import { markDispatched } from './deliveries';
 
 export interface RunStarter {
   /** Idempotent per workflow id; throws while the workflow engine is unreachable. */
@@ -115,16 +116,10 @@ export class Dispatcher {
     this.marks = [];
     if (ids.length) {
       this.marking = this.marking.then(() =>
-        this.db
-          .sql(
-            `update delivery set dispatch_state = 'DISPATCHED', dispatched_at = $1
-             where id = any($2::uuid[]) and dispatch_state = 'PENDING'`,
-            [new Date(), ids],
-          )
-          .then(
-            () => undefined,
-            (err: unknown) => this.opts.log.warn({ err }, 'could not mark deliveries dispatched'),
-          ),
+        markDispatched(this.db, ids).then(
+          () => undefined,
+          (err: unknown) => this.opts.log.warn({ err }, 'could not mark deliveries dispatched'),
+        ),
       );
     }
     return this.marking;

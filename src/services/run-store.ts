@@ -64,6 +64,20 @@ export async function beginRun(
   return existing && { ref: toRef(existing), status: existing.status, created: false };
 }
 
+/** The run with this id, or the newest run of this delivery, with the first step that failed in it. */
+export async function findRunOutcome(
+  db: Database,
+  by: { runId: string } | { deliveryId: string },
+): Promise<{ ref: RunRef; status: RunStatus; failedStep?: string } | undefined> {
+  const [row] = await db.sql<RunRow & { failed_step: string | null }>(
+    `select ${RUN_COLUMNS},
+       (select s.step_key from step_run s where s.run_id = run.id and s.status = 'FAILED' limit 1) as failed_step
+     from run where ${'runId' in by ? 'id = $1' : 'delivery_id = $1'} order by started_at desc limit 1`,
+    ['runId' in by ? by.runId : by.deliveryId],
+  );
+  return row && { ref: toRef(row), status: row.status, failedStep: row.failed_step ?? undefined };
+}
+
 export async function findRunRef(db: Database, runId: string): Promise<RunRef | undefined> {
   const [row] = await db.sql<RunRow>(`select ${RUN_COLUMNS} from run where id = $1`, [runId]);
   return row && toRef(row);

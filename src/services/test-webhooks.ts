@@ -83,7 +83,7 @@ export async function sendTestWebhook(
   if (services.starter) {
     try {
       await services.starter.start(deliveryId);
-      await markDispatched(em, deliveryId);
+      await markDispatched(services.db, [deliveryId]);
     } catch {
       // Left pending: the relay starts it once the engine answers (the same rule as for webhook requests).
     }
