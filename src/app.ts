@@ -7,6 +7,7 @@ import { createActivities } from './activities';
 import { webhookRouter } from './ingress/router';
 import { createEgressFetch } from './plugins-host/egress';
 import { PluginRegistry } from './plugins-host/registry';
+import { PluginSandbox } from './plugins-host/sandbox';
 import { mountGraphql } from './resolvers/server';
 import type { Services } from './services';
 import { bootstrap } from './services/api-keys';
@@ -109,7 +110,13 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     log.info({ database: db.kind }, 'database ready');
 
     const secretKey = config.secretKey ?? loadOrCreateSecretKey(config.dataDir, (m) => log.warn(m));
-    const registry = await PluginRegistry.load({ packages: BUILTIN_PLUGINS.map((name) => ({ name })) });
+    // Only a worker runs plugin code; the api and ingress roles read the manifests the packages ship.
+    const registry = await PluginRegistry.load({
+      packages: BUILTIN_PLUGINS.map((name) => ({ name })),
+      loadCode: config.roles.includes('worker'),
+    });
+    const sandbox = new PluginSandbox({ egressAllow: config.egressAllow, log });
+    cleanups.push(() => sandbox.close());
     const box = new SecretBox(secretKey);
     const events = await PostgresEventBus.start(db, config.databaseUrl, {
       info: (m) => log.info(m),
@@ -126,6 +133,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       dataDir: config.dataDir,
       log,
       events,
+      sandbox,
       // The API needs every manifest; a worker loads only the plugins whose steps its queues run.
       loads: (taskQueue) =>
         config.roles.includes('api') ||
@@ -230,6 +238,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       const activities = createActivities({
         services,
         registry,
+        sandbox,
         fetch: createEgressFetch({ allow: config.egressAllow }),
         log,
         metrics,

@@ -22,6 +22,7 @@ import {
 import { egressConnectOf } from '../plugins-host/egress';
 import { executeAction } from '../plugins-host/execute';
 import type { PluginRegistry } from '../plugins-host/registry';
+import type { PluginSandbox } from '../plugins-host/sandbox';
 import { renderString, renderValue } from '../templates';
 import type {
   FlowActivities,
@@ -35,6 +36,8 @@ import type {
 export type ActivityDeps = {
   services: Services;
   registry: PluginRegistry;
+  /** Where installed plugins' actions run (first-party ones run in this process). */
+  sandbox: PluginSandbox;
   fetch: typeof fetch;
   log: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
   /** Records run and step durations and step failures. */
@@ -226,6 +229,7 @@ export function createActivities(deps: ActivityDeps): FlowActivities & FlowActiv
         signal,
         executeAction({
           registry,
+          sandbox: deps.sandbox,
           plugin: step.plugin,
           version: step.pluginVersion,
           action: step.action,

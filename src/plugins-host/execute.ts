@@ -2,19 +2,34 @@
  * Runs one plugin action with the host's checks around it: input, credential and output are
  * validated with the plugin's zod schemas; anything that cannot succeed on retry becomes a
  * PermanentError (mapped to a non-retryable Temporal failure by the activity).
+ *
+ * First-party plugins run here, in the trusted worker; installed plugins run the same checks inside the
+ * sandbox (./sandbox), which holds no secret but the step's own credential.
  */
-import { PermanentError, parseOrThrowPermanent, type ActionContext } from '@hookflow/sdk';
+import {
+  PermanentError,
+  parseOrThrowPermanent,
+  type ActionContext,
+  type AnyActionDefinition,
+  type PluginDefinition,
+} from '@hookflow/sdk';
 import type { PluginRegistry } from './registry';
+import type { PluginSandbox } from './sandbox';
 
-export type ExecuteActionArgs = {
-  registry: PluginRegistry;
-  plugin: string;
-  version?: string;
+export type ActionCall = {
   action: string;
   input: unknown;
-  /** The decrypted credential value (validated here against the plugin's credential schema). */
+  /** The decrypted credential value (validated against the plugin's credential schema). */
   credential?: unknown;
-  context: Omit<ActionContext, 'credential' | 'fetch'> & { fetch: typeof fetch };
+  context: Omit<ActionContext, 'credential'>;
+};
+
+export type ExecuteActionArgs = ActionCall & {
+  registry: PluginRegistry;
+  /** Where installed plugins run. */
+  sandbox: PluginSandbox;
+  plugin: string;
+  version?: string;
 };
 
 function notInstalled(registry: PluginRegistry, plugin: string, version: string | undefined): PermanentError {
@@ -24,41 +39,57 @@ function notInstalled(registry: PluginRegistry, plugin: string, version: string 
   return new PermanentError(`plugin "${id}" is not installed${hint}`);
 }
 
-/** Validates, runs and validates again; returns the parsed output. */
+/** Runs the action where its plugin belongs; returns the parsed output. */
 export async function executeAction(args: ExecuteActionArgs): Promise<unknown> {
-  const { registry, plugin, version, action: actionName } = args;
+  const { registry, plugin, version } = args;
   const loaded = registry.get(plugin, version);
   if (!loaded) throw notInstalled(registry, plugin, version);
-  const resolved = registry.resolve(plugin, actionName, loaded.version);
-  if (!resolved) {
-    throw new PermanentError(`plugin "${plugin}@${loaded.version}" has no action "${actionName}"`);
+  if (!registry.resolve(plugin, args.action, loaded.version)) {
+    throw new PermanentError(`plugin "${plugin}@${loaded.version}" has no action "${args.action}"`);
   }
-  const { action } = resolved;
-  const label = `${plugin}@${loaded.version} ${actionName}`;
+  if (loaded.definition) return runDefinition(loaded.definition, `${plugin}@${loaded.version}`, args);
+  if (loaded.source === 'BUILTIN') {
+    throw new PermanentError(`plugin "${plugin}@${loaded.version}" is not loaded in this process`);
+  }
+  return args.sandbox.run(loaded, args);
+}
 
-  const input = parseOrThrowPermanent(action.input, args.input, `invalid input for ${label}`);
+/** Validates, runs and validates again (in the trusted worker or in the sandbox). */
+export async function runDefinition(
+  definition: PluginDefinition,
+  id: string,
+  call: ActionCall,
+): Promise<unknown> {
+  const actions = definition.actions as Record<string, AnyActionDefinition>;
+  const action = Object.prototype.hasOwnProperty.call(actions, call.action)
+    ? actions[call.action]
+    : undefined;
+  if (!action) throw new PermanentError(`plugin "${id}" has no action "${call.action}"`);
+  const label = `${id} ${call.action}`;
+
+  const input = parseOrThrowPermanent(action.input, call.input, `invalid input for ${label}`);
 
   let credential: unknown = undefined;
   if (action.credential) {
-    const definition = (loaded.definition.credentials as Record<string, { schema: unknown }>)[
+    const credentialDefinition = (definition.credentials as Record<string, { schema: unknown }>)[
       action.credential
     ];
-    if (!definition) {
+    if (!credentialDefinition) {
       throw new PermanentError(
         `${label} needs credential type "${action.credential}", which the plugin does not define`,
       );
     }
-    if (args.credential === undefined || args.credential === null) {
+    if (call.credential === undefined || call.credential === null) {
       throw new PermanentError(`${label} needs a "${action.credential}" credential, but the step has none`);
     }
     credential = parseOrThrowPermanent(
-      definition.schema as Parameters<typeof parseOrThrowPermanent>[0],
-      args.credential,
+      credentialDefinition.schema as Parameters<typeof parseOrThrowPermanent>[0],
+      call.credential,
       `the "${action.credential}" credential for ${label} is invalid`,
     );
   }
 
-  const ctx: ActionContext<unknown> = { ...args.context, credential };
+  const ctx: ActionContext<unknown> = { ...call.context, credential };
   let output: unknown;
   try {
     output = await action.run(ctx, input);

@@ -1,59 +1,42 @@
 /**
  * Loads plugin packages and answers "which plugins/actions exist, at which versions".
  *
- * First-party plugins (npm package names, resolved with `require`) and installed plugins
- * (package directories) go through the same code path: read package.json, check
- * `"hookflow".apiVersion`, require `main`, check the export is a plugin definition, and build
- * the manifest (JSON Schema from zod) without running any action code.
+ * First-party plugins (npm package names, resolved with `require`) and installed plugins (package
+ * directories) go through the same code path: read package.json, check `"hookflow".apiVersion`, and read the
+ * static manifest the package ships (`hookflow-manifest.json`), so no plugin code runs to list, show or check
+ * a plugin. Only a trusted worker loads the code of first-party plugins (`loadCode`); installed plugins' code
+ * runs only in the sandbox (./sandbox).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import {
+  ACTION_NAME_PATTERN,
   HOOKFLOW_API_VERSION,
-  pluginDefinitionProblems,
+  MANIFEST_FILE,
+  MANIFEST_VERSION,
+  PLUGIN_NAME_PATTERN,
+  loadDefinition,
+  packageEntry,
   toValidationIssues,
-  type AnyActionDefinition,
+  type ActionManifest,
+  type JsonSchema,
   type PluginDefinition,
-  type RetryPolicy,
+  type StaticManifest,
 } from '@hookflow/sdk';
+
+export type { ActionManifest, CredentialManifest, JsonSchema } from '@hookflow/sdk';
 
 export type PluginSource = 'BUILTIN' | 'INSTALLED';
 
 /** Plugin API versions this host can run. */
 export const SUPPORTED_API_VERSIONS: readonly number[] = [HOOKFLOW_API_VERSION];
 
-export type JsonSchema = Record<string, unknown>;
-
-export interface ActionManifest {
-  name: string;
-  displayName: string;
-  description: string;
-  inputSchema: JsonSchema;
-  outputSchema: JsonSchema;
-  credential: string | null;
-  retry: RetryPolicy | null;
-  timeoutMs: number | null;
-}
-
-export interface CredentialManifest {
-  name: string;
-  displayName: string;
-  description: string | null;
-  schema: JsonSchema;
-}
-
-export interface PluginManifest {
-  name: string;
+export interface PluginManifest extends Omit<StaticManifest, 'manifestVersion'> {
   version: string;
   packageName: string;
   apiVersion: number;
-  displayName: string;
-  description: string;
-  icon: string | null;
   source: PluginSource;
-  actions: ActionManifest[];
-  credentials: CredentialManifest[];
 }
 
 export interface LoadedPlugin {
@@ -62,8 +45,12 @@ export interface LoadedPlugin {
   packageName: string;
   dir: string;
   source: PluginSource;
-  definition: PluginDefinition;
   manifest: PluginManifest;
+  /** zod schemas rebuilt from the manifest's JSON Schemas: save-time checks of inputs and credentials. */
+  inputSchemas: ReadonlyMap<string, z.ZodType>;
+  credentialSchemas: ReadonlyMap<string, z.ZodType>;
+  /** The code, in a trusted worker, of a first-party plugin; never set for an installed plugin. */
+  definition?: PluginDefinition;
 }
 
 export type PluginPackageSpec = {
@@ -91,21 +78,22 @@ export class InvalidPluginError extends Error {
 
 type PackageJson = { name?: unknown; version?: unknown; main?: unknown; hookflow?: unknown };
 
-function readPackageJson(packageName: string, dir: string): PackageJson {
-  const file = path.join(dir, 'package.json');
+function readJsonFile(packageName: string, file: string, missing?: string): unknown {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new InvalidPluginError(packageName, [`cannot read ${file}: ${(err as Error).message}`], {
-      cause: err,
-    });
+    const message =
+      missing && (err as NodeJS.ErrnoException).code === 'ENOENT'
+        ? missing
+        : `cannot read ${file}: ${(err as Error).message}`;
+    throw new InvalidPluginError(packageName, [message], { cause: err });
   }
   try {
     const parsed: unknown = JSON.parse(text);
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
       throw new Error('not a JSON object');
-    return parsed as PackageJson;
+    return parsed;
   } catch (err) {
     throw new InvalidPluginError(packageName, [`${file} is not valid JSON: ${(err as Error).message}`], {
       cause: err,
@@ -160,79 +148,108 @@ function apiVersionProblem(pkg: PackageJson): string | undefined {
   return undefined;
 }
 
-/** The plugin definition among a module's exports: `default`, `plugin`, or module.exports itself. */
-function pickDefinition(mod: unknown): { definition?: PluginDefinition; problems: string[] } {
-  const candidates: [string, unknown][] = [];
-  if (typeof mod === 'object' && mod !== null) {
-    const m = mod as { default?: unknown; plugin?: unknown };
-    if (m.default !== undefined) {
-      candidates.push(['default export', m.default]);
-      // CommonJS transpiled from ESM with a default export of a module namespace.
-      const inner = (m.default as { default?: unknown } | null)?.default;
-      if (inner !== undefined) candidates.push(['default.default export', inner]);
+const positive = z.number().positive();
+const jsonSchema = z.record(z.string(), z.unknown());
+
+/** The shape of `hookflow-manifest.json`, checked before the host trusts any of it. */
+const StaticManifestSchema = z
+  .object({
+    manifestVersion: z.literal(MANIFEST_VERSION),
+    name: z.string().regex(PLUGIN_NAME_PATTERN),
+    displayName: z.string().min(1),
+    description: z.string(),
+    icon: z.string().nullable(),
+    actions: z
+      .array(
+        z.object({
+          name: z.string().regex(ACTION_NAME_PATTERN),
+          displayName: z.string().min(1),
+          description: z.string(),
+          inputSchema: jsonSchema,
+          outputSchema: jsonSchema,
+          credential: z.string().nullable(),
+          retry: z
+            .object({
+              maximumAttempts: positive.optional(),
+              initialIntervalMs: positive.optional(),
+              backoffCoefficient: z.number().min(1).optional(),
+              maximumIntervalMs: positive.optional(),
+            })
+            .nullable(),
+          timeoutMs: positive.nullable(),
+        }),
+      )
+      .min(1),
+    credentials: z.array(
+      z.object({
+        name: z.string().regex(ACTION_NAME_PATTERN),
+        displayName: z.string().min(1),
+        description: z.string().nullable(),
+        schema: jsonSchema,
+      }),
+    ),
+  })
+  .superRefine((m, ctx) => {
+    const types = new Set(m.credentials.map((c) => c.name));
+    m.actions.forEach((a, i) => {
+      if (a.credential !== null && !types.has(a.credential)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['actions', i, 'credential'],
+          message: `action "${a.name}" needs credential "${a.credential}", which the manifest does not define`,
+        });
+      }
+    });
+  });
+
+function readStaticManifest(
+  packageName: string,
+  root: string,
+): { manifest?: StaticManifest; problems: string[] } {
+  const file = path.join(root, MANIFEST_FILE);
+  const raw = readJsonFile(
+    packageName,
+    file,
+    `the package ships no ${MANIFEST_FILE} (run "hookflow-manifest" from @hookflow/sdk after building it)`,
+  );
+  const parsed = StaticManifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    return {
+      problems: toValidationIssues(parsed.error.issues).map(
+        (i) => `${MANIFEST_FILE} ${i.path || '(root)'}: ${i.message}`,
+      ),
+    };
+  }
+  return { manifest: parsed.data as StaticManifest, problems: [] };
+}
+
+/** zod schemas rebuilt from JSON Schemas, by name; a schema zod cannot read is a problem of the package. */
+function schemasOf(entries: { name: string; schema: JsonSchema }[], what: string, problems: string[]) {
+  const schemas = new Map<string, z.ZodType>();
+  for (const { name, schema } of entries) {
+    try {
+      schemas.set(name, z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]));
+    } catch (err) {
+      problems.push(
+        `${MANIFEST_FILE}: the ${what} schema of "${name}" cannot be read: ${(err as Error).message}`,
+      );
     }
-    if (m.plugin !== undefined) candidates.push(['"plugin" export', m.plugin]);
   }
-  candidates.push(['module.exports', mod]);
-  const problems: string[] = [];
-  for (const [where, value] of candidates) {
-    const found = pluginDefinitionProblems(value);
-    if (found.length === 0) return { definition: value as PluginDefinition, problems: [] };
-    problems.push(`${where}: ${found.join(', ')}`);
-  }
-  return {
-    problems: [
-      `the package does not export a plugin definition (definePlugin from @hookflow/sdk); ${problems[0]}`,
-    ],
-  };
+  return schemas;
 }
 
-function toJsonSchema(schema: unknown, io: 'input' | 'output'): JsonSchema {
-  return z.toJSONSchema(schema as z.ZodType, { io, unrepresentable: 'any' }) as JsonSchema;
-}
-
-function buildManifest(
-  definition: PluginDefinition,
-  meta: { version: string; packageName: string; apiVersion: number; source: PluginSource },
-): PluginManifest {
-  const actions = Object.entries(definition.actions as Record<string, AnyActionDefinition>).map(
-    ([name, action]): ActionManifest => ({
-      name,
-      displayName: action.displayName,
-      description: action.description,
-      inputSchema: toJsonSchema(action.input, 'input'),
-      outputSchema: toJsonSchema(action.output, 'output'),
-      credential: action.credential ?? null,
-      retry: action.retry ? { ...action.retry } : null,
-      timeoutMs: action.timeoutMs ?? null,
-    }),
-  );
-  const credentials = Object.entries(definition.credentials ?? {}).map(
-    ([name, cred]): CredentialManifest => ({
-      name,
-      displayName: cred.displayName,
-      description: cred.description ?? null,
-      schema: toJsonSchema(cred.schema, 'input'),
-    }),
-  );
-  return {
-    name: definition.name,
-    version: meta.version,
-    packageName: meta.packageName,
-    apiVersion: meta.apiVersion,
-    displayName: definition.displayName,
-    description: definition.description,
-    icon: definition.icon ?? null,
-    source: meta.source,
-    actions,
-    credentials,
-  };
-}
-
-/** Loads one plugin package from its directory (the single code path for builtin and installed plugins). */
-export function loadPluginFromDir(packageName: string, dir: string, source: PluginSource): LoadedPlugin {
+/**
+ * Loads one plugin package from its directory (the single code path for builtin and installed plugins). The
+ * code is loaded only with `loadCode`, which an installed plugin never gets.
+ */
+export function loadPluginFromDir(
+  packageName: string,
+  dir: string,
+  source: PluginSource,
+  opts: { loadCode?: boolean } = {},
+): LoadedPlugin {
   const root = path.resolve(dir);
-  const pkg = readPackageJson(packageName, root);
+  const pkg = readJsonFile(packageName, path.join(root, 'package.json')) as PackageJson;
   const problems: string[] = [];
   if (typeof pkg.name !== 'string' || pkg.name !== packageName) {
     problems.push(`package.json name is ${JSON.stringify(pkg.name)}, expected "${packageName}"`);
@@ -240,38 +257,57 @@ export function loadPluginFromDir(packageName: string, dir: string, source: Plug
   if (typeof pkg.version !== 'string' || pkg.version === '') problems.push('package.json has no version');
   const apiProblem = apiVersionProblem(pkg);
   if (apiProblem) problems.push(apiProblem);
-  const main = pkg.main === undefined ? 'index.js' : pkg.main;
-  if (typeof main !== 'string') problems.push('package.json "main" must be a string');
+  if (pkg.main !== undefined && typeof pkg.main !== 'string')
+    problems.push('package.json "main" must be a string');
+  else {
+    try {
+      packageEntry(root, pkg.main);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  }
   if (problems.length) throw new InvalidPluginError(packageName, problems);
 
-  const mainPath = path.resolve(root, main as string);
-  if (mainPath !== root && !mainPath.startsWith(root + path.sep)) {
-    throw new InvalidPluginError(packageName, [`"main" (${String(main)}) points outside the package`]);
-  }
-  let mod: unknown;
-  try {
-    // Loading plugin code by path at run time is the point here (works under Jest's module registry too).
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    mod = require(require.resolve(mainPath));
-  } catch (err) {
-    throw new InvalidPluginError(packageName, [`cannot load ${String(main)}: ${(err as Error).message}`], {
-      cause: err,
-    });
-  }
-  const { definition, problems: exportProblems } = pickDefinition(mod);
-  if (!definition) throw new InvalidPluginError(packageName, exportProblems);
+  const { manifest: found, problems: manifestProblems } = readStaticManifest(packageName, root);
+  if (!found) throw new InvalidPluginError(packageName, manifestProblems);
+  const inputSchemas = schemasOf(
+    found.actions.map((a) => ({ name: a.name, schema: a.inputSchema })),
+    'input',
+    manifestProblems,
+  );
+  const credentialSchemas = schemasOf(found.credentials, 'credential', manifestProblems);
+  if (manifestProblems.length) throw new InvalidPluginError(packageName, manifestProblems);
 
-  const apiVersion = (pkg.hookflow as { apiVersion: number }).apiVersion;
-  const version = pkg.version as string;
-  let manifest: PluginManifest;
-  try {
-    manifest = buildManifest(definition, { version, packageName, apiVersion, source });
-  } catch (err) {
-    throw new InvalidPluginError(packageName, [`cannot build the manifest: ${(err as Error).message}`], {
-      cause: err,
-    });
+  let definition: PluginDefinition | undefined;
+  if (opts.loadCode && source === 'BUILTIN') {
+    try {
+      definition = loadDefinition(root);
+    } catch (err) {
+      throw new InvalidPluginError(packageName, [`cannot load its code: ${(err as Error).message}`], {
+        cause: err,
+      });
+    }
   }
-  return { name: definition.name, version, packageName, dir: root, source, definition, manifest };
+  const { manifestVersion: _, ...rest } = found;
+  const version = pkg.version as string;
+  const manifest: PluginManifest = {
+    ...rest,
+    version,
+    packageName,
+    apiVersion: (pkg.hookflow as { apiVersion: number }).apiVersion,
+    source,
+  };
+  return {
+    name: found.name,
+    version,
+    packageName,
+    dir: root,
+    source,
+    manifest,
+    inputSchemas,
+    credentialSchemas,
+    ...(definition ? { definition } : {}),
+  };
 }
 
 /** Compares semver-like versions (`1.2.10` > `1.2.9`; a pre-release sorts before its release). */
@@ -350,17 +386,16 @@ export class PluginRegistry {
   static async load(opts: {
     packages: PluginPackageSpec[];
     resolvePaths?: string[];
+    /** Load the code of first-party plugins too (a trusted worker runs them in-process). Default true. */
+    loadCode?: boolean;
   }): Promise<PluginRegistry> {
     const registry = new PluginRegistry();
-    for (const spec of opts.packages) registry.loadPackage(spec, opts.resolvePaths);
+    for (const spec of opts.packages) {
+      const dir = spec.dir ?? packageDirByName(spec.name, opts.resolvePaths);
+      const source = spec.source ?? (spec.dir ? 'INSTALLED' : 'BUILTIN');
+      registry.add(loadPluginFromDir(spec.name, dir, source, { loadCode: opts.loadCode ?? true }));
+    }
     return registry;
-  }
-
-  /** Loads one more package (for example after installing it). Returns the loaded plugin. */
-  loadPackage(spec: PluginPackageSpec, resolvePaths?: string[]): LoadedPlugin {
-    const dir = spec.dir ?? packageDirByName(spec.name, resolvePaths);
-    const source = spec.source ?? (spec.dir ? 'INSTALLED' : 'BUILTIN');
-    return this.add(loadPluginFromDir(spec.name, dir, source));
   }
 
   /** Registers an already loaded plugin; a second plugin with the same name and version is refused. */
@@ -417,8 +452,8 @@ export class PluginRegistry {
     if (!this.isEnabled(plugin)) {
       return [{ path: 'plugin', message: `plugin "${plugin}" is disabled` }];
     }
-    const resolved = this.resolve(plugin, action, version);
-    return resolved ? templateFreeInputIssues(resolved.action.input, input) : [];
+    const schema = this.get(plugin, version)?.inputSchemas.get(action);
+    return schema ? templateFreeInputIssues(schema, input) : [];
   }
 
   /** Every loaded plugin version, by name then newest version first. */
@@ -447,12 +482,10 @@ export class PluginRegistry {
     plugin: string,
     action: string,
     version?: string,
-  ): { plugin: LoadedPlugin; action: AnyActionDefinition } | undefined {
+  ): { plugin: LoadedPlugin; action: ActionManifest } | undefined {
     const loaded = this.get(plugin, version);
-    if (!loaded) return undefined;
-    const actions = loaded.definition.actions as Record<string, AnyActionDefinition>;
-    if (!Object.prototype.hasOwnProperty.call(actions, action)) return undefined;
-    return { plugin: loaded, action: actions[action]! };
+    const found = loaded?.manifest.actions.find((a) => a.name === action);
+    return loaded && found ? { plugin: loaded, action: found } : undefined;
   }
 
   hasAction(plugin: string, action: string, version: string): boolean {

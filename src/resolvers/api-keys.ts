@@ -24,9 +24,14 @@ export class ApiKeyResolver {
   createApiKey(
     @Arg('name', () => String) name: string,
     @Arg('role', () => ApiKeyRole) role: ApiKeyRole,
+    @Arg('installationAdmin', () => Boolean, {
+      defaultValue: false,
+      description: 'Grant the installation-level right (plugins); only a key that holds it may grant it',
+    })
+    installationAdmin: boolean,
     @Ctx() ctx: GraphqlContext,
   ): Promise<CreatedApiKey> {
-    return createApiKey(ctx.em, ctx.scope, name, role);
+    return createApiKey(ctx.em, ctx.scope, name, role, installationAdmin);
   }
 
   @Mutation(() => ApiKey, { description: 'ADMIN only; the key stops working at once' })

@@ -123,7 +123,7 @@ export class PluginResolver {
 
   @Mutation(() => PluginObject, {
     description:
-      'ADMIN: installs "name@version" from the npm registry or the absolute path of a .tgz on the server (npm install --ignore-scripts)',
+      'Installation admin: installs "name@version" from the npm registry or the absolute path of a .tgz on the server (npm install --ignore-scripts)',
   })
   async installPlugin(
     @Arg('spec', () => String) spec: string,
@@ -137,7 +137,9 @@ export class PluginResolver {
     return toObject(await this.service.install(ctx.em, ctx.scope, spec, { taskQueue }));
   }
 
-  @Mutation(() => PluginObject, { description: 'ADMIN: enables or disables every version of a plugin' })
+  @Mutation(() => PluginObject, {
+    description: 'Installation admin: enables or disables every version of a plugin',
+  })
   async setPluginEnabled(
     @Arg('name', () => String) name: string,
     @Arg('enabled', () => Boolean) enabled: boolean,
@@ -147,7 +149,8 @@ export class PluginResolver {
   }
 
   @Mutation(() => PluginObject, {
-    description: 'ADMIN: routes an installed plugin to its own task queue (null: back to the main queue)',
+    description:
+      'Installation admin: routes an installed plugin to its own task queue (null: back to the main queue)',
   })
   async setPluginTaskQueue(
     @Arg('name', () => String) name: string,
@@ -158,7 +161,7 @@ export class PluginResolver {
   }
 
   @Mutation(() => Boolean, {
-    description: 'ADMIN: removes an installed version; refused while an active flow uses it',
+    description: 'Installation admin: removes an installed version; refused while an active flow uses it',
   })
   uninstallPlugin(
     @Arg('name', () => String) name: string,

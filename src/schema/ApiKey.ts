@@ -27,6 +27,13 @@ export class ApiKey {
   @Property({ unique: true })
   keyHash!: string;
 
+  @Field(() => Boolean, {
+    description:
+      'Holds the installation-level right: install, enable, route and uninstall plugins for every workspace, and grant this right to new keys',
+  })
+  @Property({ default: false })
+  installationAdmin: boolean & Opt = false;
+
   @Field({ description: 'The first characters of the key, to recognise it' })
   @Property()
   prefix!: string;

@@ -4,7 +4,7 @@ import { ApiKeyRole } from '../schema/enums';
 import { Workspace } from '../schema/Workspace';
 import { newToken, sha256 } from './crypto';
 import { BadInputError } from './errors';
-import { findOwned, requireRole, type Scope } from './scope';
+import { findOwned, requireInstallationAdmin, requireRole, type Scope } from './scope';
 
 const KEY_PREFIX = 'hf_';
 
@@ -16,14 +16,23 @@ async function insertKey(
   name: string,
   role: ApiKeyRole,
   key: string,
+  installationAdmin = false,
 ) {
-  const apiKey = em.create(ApiKey, { workspace, name, role, keyHash: sha256(key), prefix: key.slice(0, 10) });
+  const apiKey = em.create(ApiKey, {
+    workspace,
+    name,
+    role,
+    installationAdmin,
+    keyHash: sha256(key),
+    prefix: key.slice(0, 10),
+  });
   await em.persist(apiKey).flush();
   return apiKey;
 }
 
 /**
- * On an empty database: creates the first workspace and its admin key. Returns the key only when it
+ * On an empty database: creates the first workspace and its admin key, which also holds the installation-level
+ * right. Returns the key only when it
  * was generated here (so it can be printed once); undefined when the database was not empty.
  */
 export async function bootstrap(
@@ -33,7 +42,7 @@ export async function bootstrap(
   if ((await em.count(Workspace, {})) > 0) return undefined;
   const workspace = em.create(Workspace, { name: 'Default' });
   const key = adminKey ?? KEY_PREFIX + newToken();
-  await insertKey(em, workspace, 'bootstrap admin', ApiKeyRole.ADMIN, key);
+  await insertKey(em, workspace, 'bootstrap admin', ApiKeyRole.ADMIN, key, true);
   return { key, generated: adminKey === undefined };
 }
 
@@ -42,7 +51,12 @@ export async function authenticate(em: EntityManager, key: string | undefined): 
   if (!key) return undefined;
   const found = await em.findOne(ApiKey, { keyHash: sha256(key), revokedAt: null });
   if (!found) return undefined;
-  return { workspaceId: found.workspace.id, role: found.role, apiKeyId: found.id };
+  return {
+    workspaceId: found.workspace.id,
+    role: found.role,
+    apiKeyId: found.id,
+    installationAdmin: found.installationAdmin,
+  };
 }
 
 export async function createApiKey(
@@ -50,13 +64,16 @@ export async function createApiKey(
   scope: Scope,
   name: string,
   role: ApiKeyRole,
+  installationAdmin = false,
 ): Promise<CreatedKey> {
   requireRole(scope, ApiKeyRole.ADMIN);
+  // Only a holder can grant the installation-level right.
+  if (installationAdmin) requireInstallationAdmin(scope);
   if (!name.trim())
     throw new BadInputError('invalid API key', [{ path: 'name', message: 'must not be empty' }]);
   const key = KEY_PREFIX + newToken();
   const workspace = em.getReference(Workspace, scope.workspaceId);
-  return { apiKey: await insertKey(em, workspace, name.trim(), role, key), key };
+  return { apiKey: await insertKey(em, workspace, name.trim(), role, key, installationAdmin), key };
 }
 
 export async function revokeApiKey(em: EntityManager, scope: Scope, id: string): Promise<ApiKey> {

@@ -168,11 +168,10 @@ export class CredentialService {
     }
     // The newest version that defines the type.
     for (const version of versions) {
-      const credentials = this.deps.registry.get(plugin, version)!.definition.credentials;
-      if (Object.prototype.hasOwnProperty.call(credentials, type))
-        return credentials[type]!.schema as z.ZodType;
+      const schema = this.deps.registry.get(plugin, version)!.credentialSchemas.get(type);
+      if (schema) return schema;
     }
-    const known = Object.keys(this.deps.registry.get(plugin)!.definition.credentials);
+    const known = this.deps.registry.get(plugin)!.manifest.credentials.map((c) => c.name);
     throw new BadInputError('invalid credential', [
       {
         path: 'type',

@@ -3,12 +3,14 @@
  * process's PluginRegistry in step with the InstalledPlugin table.
  *
  * Plugins belong to the installation, not to a workspace (they are code run by the workers), so changing them
- * needs the ADMIN role and affects every workspace. Enabled state and task queue apply to every version of a
+ * needs the installation-level right (not a workspace role) and affects every workspace. Enabled state and task queue apply to every version of a
  * plugin name. Built-in plugins have a row only once their state was changed.
  */
 import fs from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
+import { MANIFEST_FILE, type StaticManifest } from '@hookflow/sdk';
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
-import { ApiKeyRole, FlowStatus, PluginSource } from '../schema/enums';
+import { FlowStatus, PluginSource } from '../schema/enums';
 import { InstalledPlugin } from '../schema/InstalledPlugin';
 import {
   commitStaged,
@@ -32,10 +34,11 @@ import {
   type PluginManifest,
   type PluginRegistry,
 } from '../plugins-host/registry';
+import type { PluginSandbox } from '../plugins-host/sandbox';
 import type { Database } from './database';
 import type { EventBus } from './events';
 import { BadInputError, NotFoundError } from './errors';
-import { requireRole, type Scope } from './scope';
+import { requireInstallationAdmin, type Scope } from './scope';
 
 export type PluginView = PluginManifest & {
   enabled: boolean;
@@ -60,6 +63,8 @@ export type PluginServiceOptions = {
   /** How often other processes' installs, uninstalls and state changes are picked up (default 5 s). */
   pollMs?: number;
   npm?: NpmRunner;
+  /** Loads a package's code away from this process's secrets, to check the manifest it ships at install. */
+  sandbox: Pick<PluginSandbox, 'inspect'>;
 };
 
 const TASK_QUEUE = /^[A-Za-z0-9._-]{1,200}$/;
@@ -91,14 +96,14 @@ export class PluginService {
     return this.registry.list().map((m) => this.view(m, rows));
   }
 
-  /** `name@version` from the npm registry or the absolute path of a local tarball (ADMIN). */
+  /** `name@version` from the npm registry or the absolute path of a local tarball (installation admin). */
   async install(
     em: EntityManager,
     scope: Scope,
     rawSpec: string,
     options: { taskQueue?: string | null } = {},
   ): Promise<PluginView> {
-    requireRole(scope, ApiKeyRole.ADMIN);
+    requireInstallationAdmin(scope);
     const taskQueue = this.parseTaskQueue(options.taskQueue);
     let spec;
     try {
@@ -135,6 +140,7 @@ export class PluginService {
     let keepFiles = false;
     try {
       loaded = loadPluginFromDir(packageName, packageRoot(dir, packageName), 'INSTALLED');
+      await this.checkManifestMatchesCode(loaded);
       this.checkNameIsFree(loaded);
       const existing = await em.find(InstalledPlugin, { name: loaded.name });
       const row = em.create(InstalledPlugin, {
@@ -178,9 +184,9 @@ export class PluginService {
     }
   }
 
-  /** Enables or disables every version of a plugin, built-in ones included (ADMIN). */
+  /** Enables or disables every version of a plugin, built-in ones included (installation admin). */
   async setEnabled(em: EntityManager, scope: Scope, name: string, enabled: boolean): Promise<PluginView> {
-    requireRole(scope, ApiKeyRole.ADMIN);
+    requireInstallationAdmin(scope);
     const rows = await this.rowsFor(em, name);
     const manifest = this.manifestOf(name);
     for (const row of rows) row.enabled = enabled;
@@ -191,14 +197,14 @@ export class PluginService {
     return this.view(manifest, rows);
   }
 
-  /** Routes an installed plugin's actions to their own task queue, or back to the main one with null (ADMIN). */
+  /** Routes an installed plugin's actions to their own task queue, or back to the main one with null (installation admin). */
   async setTaskQueue(
     em: EntityManager,
     scope: Scope,
     name: string,
     taskQueue: string | null | undefined,
   ): Promise<PluginView> {
-    requireRole(scope, ApiKeyRole.ADMIN);
+    requireInstallationAdmin(scope);
     const queue = this.parseTaskQueue(taskQueue);
     const rows = await this.rowsFor(em, name);
     const manifest = this.manifestOf(name);
@@ -214,9 +220,9 @@ export class PluginService {
     return this.view(manifest, rows);
   }
 
-  /** Removes one installed version, unless the current version of an active flow uses it (ADMIN). */
+  /** Removes one installed version, unless the current version of an active flow uses it (installation admin). */
   async uninstall(em: EntityManager, scope: Scope, name: string, version: string): Promise<boolean> {
-    requireRole(scope, ApiKeyRole.ADMIN);
+    requireInstallationAdmin(scope);
     const row = await em.findOne(InstalledPlugin, { name, version, source: PluginSource.INSTALLED });
     if (!row) {
       if (this.registry.get(name, version)?.source === 'BUILTIN') {
@@ -408,6 +414,23 @@ export class PluginService {
     const loaded = this.registry.get(name);
     if (!loaded) throw new NotFoundError(`plugin "${name}" is not loaded in this process`);
     return loaded.manifest;
+  }
+
+  /** The manifest the package ships must be the one its code defines (built in the sandbox, never here). */
+  private async checkManifestMatchesCode(loaded: LoadedPlugin): Promise<void> {
+    let fromCode: StaticManifest;
+    try {
+      fromCode = await this.opts.sandbox.inspect(loaded.dir);
+    } catch (err) {
+      throw new InvalidPluginError(loaded.packageName, [(err as Error).message]);
+    }
+    const { version: _v, packageName: _p, apiVersion: _a, source: _s, ...shipped } = loaded.manifest;
+    const { manifestVersion: _m, ...built } = fromCode;
+    if (!isDeepStrictEqual(JSON.parse(JSON.stringify(built)), JSON.parse(JSON.stringify(shipped)))) {
+      throw new InvalidPluginError(loaded.packageName, [
+        `its ${MANIFEST_FILE} does not describe its code (run "hookflow-manifest" again after building it)`,
+      ]);
+    }
   }
 
   /** An installed plugin may not take the name of a plugin that another package provides. */

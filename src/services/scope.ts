@@ -3,13 +3,28 @@ import { ApiKeyRole } from '../schema/enums';
 import { ForbiddenError, NotFoundError } from './errors';
 
 /** Who is asking: every service call that reads or changes workspace data takes one. */
-export type Scope = { workspaceId: string; role: ApiKeyRole; apiKeyId: string };
+export type Scope = {
+  workspaceId: string;
+  role: ApiKeyRole;
+  apiKeyId: string;
+  /** The installation-level right (plugins are code shared by every workspace), separate from workspace roles. */
+  installationAdmin: boolean;
+};
 
 const rank: Record<ApiKeyRole, number> = { VIEWER: 0, EDITOR: 1, ADMIN: 2 };
 
 export function requireRole(scope: Scope, role: ApiKeyRole): void {
   if (rank[scope.role] < rank[role]) {
     throw new ForbiddenError(`this operation needs the ${role} role; the key has ${scope.role}`);
+  }
+}
+
+/** Installation-wide operations: a workspace ADMIN without the installation-level right is refused. */
+export function requireInstallationAdmin(scope: Scope): void {
+  if (!scope.installationAdmin) {
+    throw new ForbiddenError(
+      'this operation changes the whole installation and needs an installation admin key; workspace roles do not grant it',
+    );
   }
 }
 

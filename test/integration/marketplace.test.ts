@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { packExample, packPackage } from '../fixtures/plugin-example/test/pack';
+import { npmPack, packExample, packPackage, writeManifest } from '../fixtures/plugin-example/test/pack';
 import {
   CREATE_FLOW,
   DELIVERY_WITH_RUN,
@@ -19,6 +19,7 @@ import {
   temporalAddress,
   type TestApp,
 } from '../helpers/hookflow';
+import { createWorkspace } from '../../src/services/api-keys';
 import { createTestDatabase, query } from '../helpers/postgres';
 import { startTargetServer } from '../helpers/target-server';
 
@@ -43,7 +44,11 @@ describe('plugin marketplace', () => {
   let badApiTarball: string;
   let garbageTarball: string;
   let takesHttpTarball: string;
+  let noManifestTarball: string;
+  let mismatchedManifestTarball: string;
   let editorKey: string;
+  let plainAdminKey: string;
+  let otherAdminKey: string;
   let acme: Awaited<ReturnType<typeof startTargetServer>>;
   let credentialId: string;
   let flow: { id: string; webhookUrl: string };
@@ -113,6 +118,7 @@ describe('plugin marketplace', () => {
           'utf8',
         ),
       },
+      { manifest: false },
     );
     garbageTarball = path.join(tmp, 'garbage-1.0.0.tgz');
     fs.writeFileSync(garbageTarball, 'this is not a gzip archive');
@@ -134,12 +140,43 @@ module.exports = definePlugin({ name: 'http', displayName: 'Fake', description: 
       },
     );
 
+    const quiet = {
+      name: 'hookflow-plugin-quiet',
+      version: '1.0.0',
+      main: 'index.js',
+      hookflow: { apiVersion: 1 },
+      peerDependencies: { '@hookflow/sdk': '^0.1.0', zod: '^4.0.0' },
+    };
+    const quietCode = (action: string) => `const { z } = require('zod');
+const { definePlugin, defineAction } = require('@hookflow/sdk');
+module.exports = definePlugin({ name: 'quiet', displayName: 'Quiet', description: '', actions: {
+  ${action}: defineAction({ displayName: 'A', description: '', input: z.object({}), output: z.object({}), run: () => ({}) }) } });`;
+    noManifestTarball = packPackage(
+      path.join(tmp, 'no-manifest-src'),
+      tmp,
+      quiet,
+      { 'index.js': quietCode('ping') },
+      { manifest: false },
+    );
+    // Built for one action, then the code changed and the manifest was not written again.
+    const stale = path.join(tmp, 'stale-src');
+    fs.mkdirSync(stale);
+    fs.writeFileSync(path.join(stale, 'package.json'), JSON.stringify({ ...quiet, version: '2.0.0' }));
+    fs.writeFileSync(path.join(stale, 'index.js'), quietCode('ping'));
+    writeManifest(stale);
+    fs.writeFileSync(path.join(stale, 'index.js'), quietCode('pong'));
+    mismatchedManifestTarball = npmPack(stale, tmp);
+
     db = await createTestDatabase();
     app = await startTestApp({ databaseUrl: db.url });
     apps.push(app);
     editorKey = (
       await gqlOk(app, app.adminKey, 'mutation { createApiKey(name: "editor", role: EDITOR) { key } }')
     ).createApiKey.key;
+    plainAdminKey = (
+      await gqlOk(app, app.adminKey, 'mutation { createApiKey(name: "admin", role: ADMIN) { key } }')
+    ).createApiKey.key;
+    otherAdminKey = (await createWorkspace(app.services.db.em(), 'Other')).key;
     acme = await startTargetServer((req) =>
       req.url === '/v1/notes'
         ? { status: 201, body: { id: `N-${Date.now()}`, url: 'https://acme.test/n/1' } }
@@ -172,9 +209,43 @@ module.exports = definePlugin({ name: 'http', displayName: 'Fake', description: 
     expect(await installedRows()).toEqual([]);
   });
 
+  it('only a key holding the installation-level right can grant it', async () => {
+    const grant = `mutation($admin: Boolean!) { createApiKey(name: "ops", role: ADMIN, installationAdmin: $admin) {
+      key apiKey { role installationAdmin } } }`;
+    const refused = await gql(app, plainAdminKey, grant, { admin: true });
+    expect(refused.errors![0]!.extensions).toMatchObject({ code: 'FORBIDDEN' });
+    expect(refused.errors![0]!.message).toMatch(/needs an installation admin key/);
+    const keys = `{ apiKeys { name installationAdmin } }`;
+    expect((await gqlOk(app, app.adminKey, keys)).apiKeys).not.toContainEqual(
+      expect.objectContaining({ name: 'ops' }),
+    );
+
+    const granted = (await gqlOk(app, app.adminKey, grant, { admin: true })).createApiKey;
+    expect(granted.apiKey).toEqual({ role: 'ADMIN', installationAdmin: true });
+    const list = (await gqlOk(app, granted.key, keys)).apiKeys;
+    expect(list).toContainEqual({ name: 'bootstrap admin', installationAdmin: true });
+    expect(list).toContainEqual({ name: 'admin', installationAdmin: false });
+    // Holding it does not make every key it creates hold it.
+    expect(
+      (await gqlOk(app, granted.key, grant, { admin: false })).createApiKey.apiKey.installationAdmin,
+    ).toBe(false);
+  });
+
   describe('failed installs leave nothing behind', () => {
     const cases: [string, () => string, () => string | undefined, RegExp][] = [
-      ['a non-admin key', () => tarball, () => editorKey, /needs the ADMIN role/],
+      ['an editor key', () => tarball, () => editorKey, /needs an installation admin key/],
+      [
+        "another workspace's ADMIN key",
+        () => tarball,
+        () => otherAdminKey,
+        /needs an installation admin key; workspace roles do not grant it/,
+      ],
+      [
+        "this workspace's ADMIN key without the installation right",
+        () => tarball,
+        () => plainAdminKey,
+        /needs an installation admin key/,
+      ],
       ['a tarball that is not one', () => garbageTarball, () => undefined, /TAR_BAD_ARCHIVE/],
       [
         'a package with an unsupported apiVersion',
@@ -187,6 +258,18 @@ module.exports = definePlugin({ name: 'http', displayName: 'Fake', description: 
         () => takesHttpTarball,
         () => undefined,
         /"http" is already provided by @hookflow\/plugin-http/,
+      ],
+      [
+        'a package that ships no manifest',
+        () => noManifestTarball,
+        () => undefined,
+        /ships no hookflow-manifest\.json \(run "hookflow-manifest"/,
+      ],
+      [
+        'a package whose manifest does not describe its code',
+        () => mismatchedManifestTarball,
+        () => undefined,
+        /hookflow-manifest\.json does not describe its code/,
       ],
       ['a missing tarball', () => path.join(tmp, 'missing-1.0.0.tgz'), () => undefined, /does not exist/],
       ['a relative tarball path', () => 'plugins/x-1.0.0.tgz', () => undefined, /absolute path/],
@@ -288,13 +371,14 @@ module.exports = definePlugin({ name: 'http', displayName: 'Fake', description: 
   });
 
   it('checks template-free step inputs against the action schema at save time', async () => {
+    // Save time reads the JSON Schema of the manifest (a format, not the plugin's own refinement message).
     const cases: [unknown[], { path: string; message: RegExp }][] = [
       [[acmeStep({ title: '', tags: ['x'] })], { path: 'steps[0].input.title', message: /Too small/ }],
       [[acmeStep({ title: 'x', tags: 'shop' })], { path: 'steps[0].input.tags', message: /expected array/ }],
       [[acmeStep({ tags: ['x'] })], { path: 'steps[0].input.title', message: /expected string/ }],
       [
         [{ key: 'call', plugin: 'http', action: 'request', input: { url: 'not a url' } }],
-        { path: 'steps[0].input.url', message: /absolute http/ },
+        { path: 'steps[0].input.url', message: /Invalid URL/ },
       ],
     ];
     const versions = await query(db.url, 'select count(*)::int as n from flow_version');
@@ -321,8 +405,10 @@ module.exports = definePlugin({ name: 'http', displayName: 'Fake', description: 
   });
 
   it('disabling a plugin refuses it at save time and fails its steps at run time; enabling undoes it', async () => {
-    const forbidden = await gql(app, editorKey, SET_ENABLED, { name: 'acme-notes', enabled: false });
-    expect(forbidden.errors![0]!.extensions).toMatchObject({ code: 'FORBIDDEN' });
+    for (const key of [editorKey, plainAdminKey, otherAdminKey]) {
+      const forbidden = await gql(app, key, SET_ENABLED, { name: 'acme-notes', enabled: false });
+      expect(forbidden.errors![0]!.extensions).toMatchObject({ code: 'FORBIDDEN' });
+    }
     expect((await installedRows())[0]).toMatchObject({ enabled: true });
 
     const off = await gqlOk(app, app.adminKey, SET_ENABLED, { name: 'acme-notes', enabled: false });

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { PermanentError, isPermanentError, type ActionContext } from '@hookflow/sdk';
 import { executeAction } from '../../src/plugins-host/execute';
 import { InvalidPluginError, PluginRegistry, compareVersions } from '../../src/plugins-host/registry';
+import { PluginSandbox } from '../../src/plugins-host/sandbox';
 
 const fixtures = path.join(__dirname, '..', 'fixtures', 'plugins');
 const httpPackage = JSON.parse(
@@ -117,7 +118,7 @@ describe('PluginRegistry.load', () => {
       /plugin API version 99 is not supported by this Hookflow \(supported: 1\)/,
     ],
     ['no-hookflow-field', 'hookflow-plugin-no-hookflow-field', /package\.json has no "hookflow" field/],
-    ['not-a-plugin', 'hookflow-plugin-not-a-plugin', /does not export a plugin definition/],
+    ['not-a-plugin', 'hookflow-plugin-not-a-plugin', /ships no hookflow-manifest\.json/],
   ])('rejects the %s fixture, naming the package', async (dir, name, message) => {
     const err = await PluginRegistry.load({ packages: [{ name, dir: path.join(fixtures, dir) }] }).catch(
       (e) => e,
@@ -161,6 +162,9 @@ describe('PluginRegistry.load', () => {
 
 describe('executeAction', () => {
   let registry: PluginRegistry;
+  // The echo fixture is an installed plugin: it runs in the sandbox, the http plugin in this process.
+  const sandbox = new PluginSandbox({ egressAllow: [], log: { warn() {} } });
+  afterAll(() => sandbox.close());
   beforeAll(async () => {
     registry = await PluginRegistry.load({
       packages: [
@@ -170,7 +174,15 @@ describe('executeAction', () => {
     });
   });
   const run = (args: Partial<Parameters<typeof executeAction>[0]>) =>
-    executeAction({ registry, plugin: 'echo', action: 'echo', input: {}, context: context(), ...args });
+    executeAction({
+      registry,
+      sandbox,
+      plugin: 'echo',
+      action: 'echo',
+      input: {},
+      context: context(),
+      ...args,
+    });
 
   it('validates the input (defaults applied) and the credential, then returns the parsed output', async () => {
     await expect(
@@ -244,6 +256,7 @@ describe('executeAction', () => {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/x`;
       const output = await executeAction({
         registry,
+        sandbox,
         plugin: 'http',
         action: 'request',
         input: { url, body: { a: 1 } },

@@ -70,6 +70,16 @@ export { parseOrThrowPermanent, toValidationIssues, describeIssues, formatPath }
 export type { ValidationIssue, ParsableSchema } from './validation';
 export { testAction } from './testing';
 export {
+  MANIFEST_FILE,
+  MANIFEST_VERSION,
+  manifestOf,
+  findPluginDefinition,
+  loadDefinition,
+  packageEntry,
+  writeManifest,
+} from './manifest';
+export type { ActionManifest, CredentialManifest, JsonSchema, StaticManifest } from './manifest';
+export {
   sendApiRequest,
   readCapped,
   describeError,
