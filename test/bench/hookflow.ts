@@ -26,6 +26,8 @@ export type HookflowOptions = {
   /** A task queue of the measurement's own, so that nothing left from another one is picked up. */
   taskQueue?: string;
   core?: number;
+  /** PORT; a free one when omitted (a restarted process keeps its predecessor's). */
+  port?: number;
   signal?: AbortSignal;
 };
 
@@ -43,7 +45,7 @@ export async function startHookflow(
   opts: HookflowOptions,
   log: (msg: string) => void,
 ): Promise<HookflowProcess> {
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const dataDir = scope.defer(
     `${name} DATA_DIR`,
     mkdtempSync(path.join(os.tmpdir(), 'hookflow-bench-')),
